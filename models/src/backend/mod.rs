@@ -91,7 +91,11 @@ pub struct PrepareOptions {
 
 impl Default for PrepareOptions {
     fn default() -> Self {
-        Self { threads: 1, batch_size: 1, device: "cpu".into() }
+        Self {
+            threads: 1,
+            batch_size: 1,
+            device: "cpu".into(),
+        }
     }
 }
 
@@ -103,9 +107,17 @@ pub enum BackendError {
     #[error("ONNX Runtime library not available: {0}")]
     OrtLibrary(String),
     #[error("{engine}: {message}")]
-    Engine { engine: &'static str, message: String },
+    Engine {
+        engine: &'static str,
+        message: String,
+    },
     #[error("input has {got} values, expected {expected} (batch {batch} × 3 × {size} × {size})")]
-    InputShape { got: usize, expected: usize, batch: usize, size: usize },
+    InputShape {
+        got: usize,
+        expected: usize,
+        batch: usize,
+        size: usize,
+    },
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
     #[error(transparent)]
@@ -142,7 +154,12 @@ pub fn prepare(
 pub fn check_input(input: &[f32], batch: usize, size: usize) -> Result<(), BackendError> {
     let expected = batch * 3 * size * size;
     if input.len() != expected {
-        return Err(BackendError::InputShape { got: input.len(), expected, batch, size });
+        return Err(BackendError::InputShape {
+            got: input.len(),
+            expected,
+            batch,
+            size,
+        });
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod coreml;
 pub mod data;
 pub mod fractal;
+pub mod gallery;
 pub mod gradcam;
 pub mod onnx;
 pub mod preprocess;

@@ -160,6 +160,20 @@ impl Block {
     }
 }
 
+impl Block {
+    /// The first LayerNorm's output: the tokens this block's attention reads.
+    pub fn norm1_out(&self, x: &Tensor) -> Result<Tensor> {
+        self.norm1.forward(x)
+    }
+
+    /// Finish the block from its input `x` and a given `norm1(x)` (which may be a variable, so
+    /// that gradients with respect to it can be taken).
+    pub fn forward_from_norm1(&self, x: &Tensor, normed: &Tensor) -> Result<Tensor> {
+        let x = (x + self.attn.forward(normed)?)?;
+        &x + self.mlp.forward(&self.norm2.forward(&x)?)?
+    }
+}
+
 impl Module for Block {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = (x + self.attn.forward(&self.norm1.forward(x)?)?)?;
@@ -296,6 +310,23 @@ impl VisionTransformer {
         // `norm(x)[:, 0]`.
         let cls = tokens.narrow(1, 0, 1)?.squeeze(1)?;
         self.head.forward(&self.norm.forward(&cls)?)
+    }
+
+    /// The input of the last block and that block's `norm1` output (Grad-CAM's target layer).
+    pub fn last_block_inputs(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let mut x = self.embed(x)?;
+        let (last, rest) = self.blocks.split_last().expect("depth >= 1");
+        for block in rest {
+            x = block.forward(&x)?;
+        }
+        let normed = last.norm1_out(&x)?;
+        Ok((x, normed))
+    }
+
+    /// Logits from the last block's input and its `norm1` output (see [`Self::last_block_inputs`]).
+    pub fn forward_from_last_norm1(&self, block_in: &Tensor, normed: &Tensor) -> Result<Tensor> {
+        let last = self.blocks.last().expect("depth >= 1");
+        self.head_from_tokens(&last.forward_from_norm1(block_in, normed)?)
     }
 
     /// `[N,3,H,W]` normalized images → `[N,C]` logits.

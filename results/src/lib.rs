@@ -3,6 +3,15 @@
 //! LaTeX tables and plots). Reports are rendered from the CSVs alone, so a CSV uploaded from an
 //! iPhone is analysed and shown exactly like a desktop run.
 
+pub mod csv_io;
+pub mod error;
+pub mod manifest;
+pub mod plot;
 pub mod records;
+pub mod report;
+pub mod table;
 
-pub use records::{LatencySample, MetricRecord, PredictionRecord, SCHEMA_VERSION};
+pub use error::ResultsError;
+pub use records::{
+    LatencySample, MetricRecord, PredictionContext, PredictionRecord, SCHEMA_VERSION,
+};

@@ -2,7 +2,8 @@
 // byte-identical to the Rust harness (`csv` crate + serde over `results::records`): header row,
 // columns in schema order, `\n` line ends, RFC 4180 quoting only where needed (a field containing
 // `,`, `"`, `\r` or `\n` is quoted, inner quotes doubled), integers in decimal, f64 columns in
-// `ryu` form, list cells `;`-separated in Rust `Display` form (see FloatFormat.swift).
+// `ryu` form, list cells `;`-separated in Rust Debug form — f64 probabilities, f32 logits — as
+// `results::records::PredictionRecord::from_logits` builds them (see FloatFormat.swift).
 
 import Foundation
 
@@ -27,25 +28,30 @@ public struct PredictionRow: Sendable, Equatable {
     public var trueProb: Double
     public var top5Labels: [String]
     public var top5Probs: [Double]
-    public var logits: [Double]
+    /// The model's logits as it output them (f32), in class order.
+    public var logits: [Float]
 
     public static let columns = [
         "schema_version", "run_id", "model", "backend", "device", "compute_unit", "split", "image_id",
         "true_label", "pred_label", "confidence", "true_prob", "top5_labels", "top5_probs", "logits",
     ]
 
-    /// Build a row from logits: softmax, top-5 (or C if fewer), probability of the true class.
+    /// Build a row from logits: softmax in f64, top-5 (or C if fewer, ties to the lower index),
+    /// probability of the true class — the rules of the Rust `PredictionRecord::from_logits`.
     public init(
         runId: String, model: String, backend: String = coremlBackend, device: String, computeUnit: String,
-        split: String, imageId: String, trueLabel: String, logits: [Double], classes: [String]
+        split: String, imageId: String, trueLabel: String, logits: [Float], classes: [String]
     ) throws {
         guard logits.count == classes.count, !classes.isEmpty else {
             throw CSVError.shape("image \(imageId): \(logits.count) logits for \(classes.count) classes")
         }
+        if let i = logits.firstIndex(where: { !$0.isFinite }) {
+            throw CSVError.shape("image \(imageId): logit \(i) is \(logits[i])")
+        }
         guard let ti = classes.firstIndex(of: trueLabel) else {
             throw CSVError.shape("image \(imageId): true label '\(trueLabel)' is not a class")
         }
-        let c = Classification(logits: logits, classes: classes)
+        let c = Classification(logits: logits.map(Double.init), classes: classes)
         let top = c.top(5)
         self.runId = runId
         self.model = model

@@ -205,7 +205,7 @@ public struct SuiteRunner<Loader: BenchModelLoader> {
                     try PredictionRow(
                         runId: options.runId, model: modelName, device: device, computeUnit: cu.rawValue,
                         split: evalSet.split, imageId: item.imageId, trueLabel: item.trueLabel,
-                        logits: logits.map(Double.init), classes: classes))
+                        logits: logits, classes: classes))
             }
 
             progress("\(cu.rawValue): \(options.measureIterations) timed runs")

@@ -32,12 +32,14 @@ final class CSVTests: XCTestCase {
             trueLabel: "forest", logits: [2, 1, 0.1], classes: classes)
         XCTAssertEqual(r.backend, "coreml")
         XCTAssertEqual(r.predLabel, "beach")
-        XCTAssertEqual(r.confidence, 0.6590011388859679, accuracy: 1e-12)
-        XCTAssertEqual(r.trueProb, 0.2424329707047139, accuracy: 1e-12)
+        // Logits are f32 (0.1f ≈ 0.1 + 1.5e-9), so the hand-computed f64 values hold to ~1e-9.
+        XCTAssertEqual(r.confidence, 0.6590011388859679, accuracy: 1e-9)
+        XCTAssertEqual(r.trueProb, 0.2424329707047139, accuracy: 1e-9)
         XCTAssertEqual(r.top5Labels, classes)  // C < 5 → all C
         let line = CSV.predictions([r]).split(separator: "\n")[1]
         XCTAssertTrue(line.hasPrefix("1,r,m,coreml,\"iPhone15,2\",all,val,x.jpg,forest,beach,"), String(line))
-        XCTAssertTrue(line.hasSuffix(",beach;forest;office,\(RustFloat.list(r.top5Probs)),2;1;0.1"), String(line))
+        XCTAssertTrue(line.hasSuffix(",beach;forest;office,\(RustFloat.list(r.top5Probs)),2.0;1.0;0.1"), String(line))
+        XCTAssertTrue(line.contains(",\(RustFloat.ryu(r.confidence)),\(RustFloat.ryu(r.trueProb)),"), String(line))
 
         XCTAssertThrowsError(
             try PredictionRow(runId: "r", model: "m", device: "d", computeUnit: "all", split: "val", imageId: "x",
@@ -45,5 +47,8 @@ final class CSVTests: XCTestCase {
         XCTAssertThrowsError(
             try PredictionRow(runId: "r", model: "m", device: "d", computeUnit: "all", split: "val", imageId: "x",
                               trueLabel: "beach", logits: [1, 2], classes: classes))
+        XCTAssertThrowsError(
+            try PredictionRow(runId: "r", model: "m", device: "d", computeUnit: "all", split: "val", imageId: "x",
+                              trueLabel: "beach", logits: [1, .nan, 3], classes: classes))
     }
 }

@@ -29,7 +29,26 @@ final class FloatFormatTests: XCTestCase {
             (.nan, "NaN"), (.infinity, "inf"), (-.infinity, "-inf"),
         ]
         for (v, s) in cases { XCTAssertEqual(RustFloat.display(v), s, "\(v)") }
-        XCTAssertEqual(RustFloat.list([1, 0.5, -1e-7]), "1;0.5;-0.0000001")
+    }
+
+    func testDebugForms() {
+        // format!("{:?}", x) for f64 / f32.
+        let f64Cases: [(Double, String)] = [
+            (1.0, "1.0"), (0.1, "0.1"), (-2.5, "-2.5"), (0.0, "0.0"), (-0.0, "-0.0"), (100.0, "100.0"),
+            (0.0001, "0.0001"), (0.00009, "9e-5"), (1e-5, "1e-5"), (-1.5e-7, "-1.5e-7"),
+            (1e15, "1000000000000000.0"), (9999999999999998.0, "9999999999999998.0"), (1e16, "1e16"),
+            (1.2345678901234568e16, "1.2345678901234568e16"), (0.6590011388859679, "0.6590011388859679"),
+            (.nan, "NaN"), (.infinity, "inf"), (-.infinity, "-inf"),
+        ]
+        for (v, s) in f64Cases { XCTAssertEqual(RustFloat.debug(v), s, "\(v)") }
+        let f32Cases: [(Float, String)] = [
+            (0.1, "0.1"), (3.0, "3.0"), (-1e-7, "-1e-7"), (1e-5, "1e-5"), (0.0002, "0.0002"), (0.0001, "0.0001"),
+            (123456.79, "123456.79"), (0.33333334, "0.33333334"), (3.4028235e38, "3.4028235e38"), (-0.0, "-0.0"),
+            (16777216, "16777216.0"),
+        ]
+        for (v, s) in f32Cases { XCTAssertEqual(RustFloat.debug(v), s, "\(v)") }
+        XCTAssertEqual(RustFloat.list([1, 0.5, -1e-7] as [Double]), "1.0;0.5;-1e-7")
+        XCTAssertEqual(RustFloat.list([1, 0.1, -1e-7] as [Float]), "1.0;0.1;-1e-7")
     }
 
     func testFormsRoundTrip() {
@@ -41,6 +60,9 @@ final class FloatFormatTests: XCTestCase {
             guard v.isFinite else { continue }
             XCTAssertEqual(Double(RustFloat.ryu(v)), v, RustFloat.ryu(v))
             XCTAssertEqual(Double(RustFloat.display(v)), v)
+            XCTAssertEqual(Double(RustFloat.debug(v)), v)
+            let f = Float(bitPattern: UInt32(truncatingIfNeeded: x >> 17))
+            if f.isFinite { XCTAssertEqual(Float(RustFloat.debug(f)), f, RustFloat.debug(f)) }
         }
     }
 }

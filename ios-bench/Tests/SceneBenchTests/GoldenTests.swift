@@ -42,7 +42,7 @@ struct CSVGoldenInput: Decodable {
     struct Row: Decodable {
         let image_id: String
         let true_label: String
-        let logits: [Double]
+        let logits: [Float]
     }
     struct Latency: Decodable {
         let phase: String

@@ -312,3 +312,75 @@ fn csv_golden() {
     check_or_update("predictions.csv", &predictions);
     check_or_update("latency_samples.csv", &latency);
 }
+
+/// The run the Swift package produces (`fixtures/golden/swift_run/`, written by
+/// `ios-bench/Tests/SceneBenchTests/SuiteRunnerTests.swift`) is valid for the harness: its
+/// manifest parses with a device block, both CSVs pass the harness's validation against the
+/// manifest's classes, every prediction row is exactly what `PredictionRecord::from_logits`
+/// builds from the same f32 logits, and `upload.json` carries the same files.
+#[test]
+fn swift_run_is_valid_for_the_harness() {
+    use results::csv_io::{parse_csv_str, Validation};
+    use results::manifest::Manifest;
+    use std::path::Path;
+
+    let dir = golden_dir().join("swift_run");
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let manifest: Manifest = serde_json::from_str(&read("manifest.json")).unwrap();
+    let device = manifest.device.as_ref().expect("device block");
+    assert_eq!(device.model, "iPhone15,2");
+    assert_eq!(manifest.schema_version, SCHEMA_VERSION);
+    let v = Validation {
+        classes: Some(&manifest.classes),
+    };
+
+    let predictions_csv = read("predictions.csv");
+    let preds: Vec<PredictionRecord> =
+        parse_csv_str(&predictions_csv, Path::new("predictions.csv"), &v).unwrap();
+    assert_eq!(preds.len(), 16);
+    for r in &preds {
+        assert_eq!(r.backend, "coreml");
+        let logits: Vec<f32> = r.logits.split(';').map(|s| s.parse().unwrap()).collect();
+        let ctx = PredictionContext {
+            run_id: r.run_id.clone(),
+            model: r.model.clone(),
+            backend: r.backend.clone(),
+            device: r.device.clone(),
+            compute_unit: r.compute_unit.clone(),
+            split: r.split.clone(),
+        };
+        let rust = PredictionRecord::from_logits(
+            &ctx,
+            &r.image_id,
+            &r.true_label,
+            &logits,
+            &manifest.classes,
+        )
+        .unwrap();
+        assert_eq!(&rust, r, "Swift row differs from from_logits");
+    }
+    // Byte-identical too (the Rust writer on the parsed rows).
+    assert_eq!(to_csv_string(&preds).unwrap(), predictions_csv);
+
+    let latency_csv = read("latency_samples.csv");
+    let lat: Vec<LatencySample> =
+        parse_csv_str(&latency_csv, Path::new("latency_samples.csv"), &v).unwrap();
+    let units: std::collections::BTreeSet<&str> =
+        lat.iter().map(|s| s.compute_unit.as_str()).collect();
+    assert_eq!(
+        units.into_iter().collect::<Vec<_>>(),
+        ["all", "cpuAndGPU", "cpuAndNeuralEngine", "cpuOnly"]
+    );
+    assert_eq!(lat.iter().filter(|s| s.phase == "load").count(), 4);
+    assert_eq!(to_csv_string(&lat).unwrap(), latency_csv);
+
+    let upload: Value = serde_json::from_str(&read("upload.json")).unwrap();
+    assert_eq!(upload["schema_version"], 1);
+    assert_eq!(upload["upload_id"], manifest.run_id.as_str());
+    assert_eq!(upload["files"]["predictions.csv"], predictions_csv.as_str());
+    assert_eq!(upload["files"]["latency_samples.csv"], latency_csv.as_str());
+    let m2: Manifest = serde_json::from_value(upload["manifest"].clone()).unwrap();
+    assert_eq!(m2.run_id, manifest.run_id);
+}

@@ -39,6 +39,11 @@ public enum DeviceInfo {
 
     /// Hardware model: `utsname.machine` on iOS; `hw.model` (e.g. `Mac14,2`) on macOS.
     public static var model: String {
+        #if targetEnvironment(simulator)
+        // The simulator runs on the Mac's CPU: say so rather than report a phone.
+        let sim = ProcessInfo.processInfo.environment["SIMULATOR_MODEL_IDENTIFIER"] ?? "unknown"
+        return "\(sim) simulator (\(machine))"
+        #endif
         #if os(macOS)
         var size = 0
         if sysctlbyname("hw.model", nil, &size, nil, 0) == 0, size > 0 {

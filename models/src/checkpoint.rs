@@ -410,20 +410,24 @@ impl Checkpoint {
             meta_json(path, &meta, KEY_PROVENANCE)?.unwrap_or(serde_json::Value::Null);
 
         // The configuration the stored tensors have.
-        let stored = match &file_config {
-            Some(c) => c.clone(),
-            None => {
-                let mut c = infer_config(&tensors, family_eps)?;
-                if let Some(over) = &opts.config {
-                    // Shapes cannot tell the head count or eps: take them from the override.
-                    c.num_heads = over.num_heads;
-                    c.layer_norm_eps = over.layer_norm_eps;
-                    if c.name == "custom" {
-                        c.name = over.name.clone();
-                    }
+        let stored = match (&file_config, &opts.config) {
+            (Some(c), _) => c.clone(),
+            // A requested config is checked tensor by tensor (so a mismatch names the tensor),
+            // keeping only what adapts: the stored head size and the stored position grid.
+            (None, Some(over)) => {
+                let head = tensors.get("head.weight").map(|t| t.dims()[0]);
+                let grid = tensors.get("pos_embed").and_then(|t| {
+                    let n = t.dims().get(1).copied()?.checked_sub(1)?;
+                    let g = (n as f64).sqrt().round() as usize;
+                    (g * g == n).then_some(g)
+                });
+                VitConfig {
+                    num_classes: head.unwrap_or(over.num_classes),
+                    image_size: grid.map(|g| g * over.patch_size).unwrap_or(over.image_size),
+                    ..over.clone()
                 }
-                c
             }
+            (None, None) => infer_config(&tensors, family_eps)?,
         };
         stored.validate().map_err(CheckpointError::Config)?;
         let mut ck = Checkpoint {

@@ -357,8 +357,7 @@ pub fn mcnemar(a: &Predictions, b: &Predictions) -> Result<McNemar, SuiteError> 
     }
     let pos_b = match_images("mcnemar", a, b)?;
     let (mut both, mut only_a, mut only_b, mut neither) = (0, 0, 0, 0);
-    for i in 0..a.len() {
-        let j = pos_b[i];
+    for (i, &j) in pos_b.iter().enumerate() {
         let ra = a.argmax(i) == a.labels[i];
         let rb = b.argmax(j) == b.labels[j];
         match (ra, rb) {

@@ -70,11 +70,11 @@ pub fn confusion_matrix(preds: &Predictions) -> Vec<Vec<u64>> {
     m
 }
 
-/// Resolves the configured pairs against the class list: (resolved index pairs, skipped).
-fn resolve_pairs(
-    spec: &PairSpec,
-    classes: &[String],
-) -> Result<(Vec<(usize, usize)>, Vec<ClassPair>), SuiteError> {
+/// Class-index pairs that resolved, and default pairs that were skipped.
+type ResolvedPairs = (Vec<(usize, usize)>, Vec<ClassPair>);
+
+/// Resolves the configured pairs against the class list.
+fn resolve_pairs(spec: &PairSpec, classes: &[String]) -> Result<ResolvedPairs, SuiteError> {
     let find = |name: &str| classes.iter().position(|c| c == name);
     let mut out = Vec::new();
     let mut skipped = Vec::new();

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use results::records::{LatencySample, MetricRecord, SCHEMA_VERSION};
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{mean, percentile_sorted, std_dev, Bootstrap};
+use crate::stats::{mean, percentile_select, percentile_sorted, std_dev, Bootstrap};
 use crate::{metric, Interval, RecordMeta, SuiteConfig, SuiteError, SuiteInfo};
 
 /// Registry entry.
@@ -333,8 +333,7 @@ pub fn analyze(samples: &[LatencySample], cfg: &SuiteConfig) -> Result<LatencyRe
         let n = x.len();
         let p50_ci = bs.percentile_intervals(n, 1, |idx| {
             let mut v: Vec<f64> = idx.iter().map(|&i| x[i]).collect();
-            v.sort_by(f64::total_cmp);
-            vec![percentile_sorted(&v, 0.5)]
+            vec![percentile_select(&mut v, 0.5)]
         })[0];
         let m = mean(x);
         let sd = std_dev(x);

@@ -23,7 +23,41 @@ pub mod stats;
 use results::records::{MetricRecord, SCHEMA_VERSION};
 use serde::{Deserialize, Serialize};
 
-pub use predictions::{Predictions, RecordMeta};
+pub use predictions::{group_records, Predictions, RecordMeta};
+
+/// The three prediction suites on one model's test split (and its validation split for
+/// temperature scaling), in registry order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictionAnalysis {
+    pub accuracy: accuracy::AccuracyReport,
+    pub confusion: confusion::ConfusionReport,
+    pub calibration: calibration::CalibrationReport,
+}
+
+impl PredictionAnalysis {
+    /// Every metric row of the three suites, accuracy first.
+    pub fn metrics(&self) -> Vec<MetricRecord> {
+        let mut m = self.accuracy.metrics.clone();
+        m.extend(self.confusion.metrics.iter().cloned());
+        m.extend(self.calibration.metrics.iter().cloned());
+        m
+    }
+}
+
+/// Runs accuracy, confusion and calibration on `test`; `val` (same model, validation split)
+/// fits the temperature.
+pub fn analyze_predictions(
+    test: &Predictions,
+    val: Option<&Predictions>,
+    cfg: &SuiteConfig,
+) -> Result<PredictionAnalysis, SuiteError> {
+    cfg.validate()?;
+    Ok(PredictionAnalysis {
+        accuracy: accuracy::run(test, cfg)?,
+        confusion: confusion::run(test, cfg)?,
+        calibration: calibration::run(test, val, cfg)?,
+    })
+}
 
 /// Errors of the suites. Each variant names the record, column, class or suite at fault.
 #[derive(Debug, thiserror::Error)]

@@ -85,6 +85,24 @@ pub fn percentile(data: &[f64], q: f64) -> f64 {
     percentile_sorted(&v, q)
 }
 
+/// Percentile `q` of unsorted data in O(n) by selection (reorders `data`); same value as
+/// [`percentile_sorted`] on the sorted data. `NaN` for empty input.
+pub fn percentile_select(data: &mut [f64], q: f64) -> f64 {
+    let n = data.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let h = (n - 1) as f64 * q.clamp(0.0, 1.0);
+    let lo = h.floor() as usize;
+    let frac = h - lo as f64;
+    let (_, &mut x_lo, rest) = data.select_nth_unstable_by(lo, f64::total_cmp);
+    if frac == 0.0 || rest.is_empty() {
+        return x_lo;
+    }
+    let x_hi = rest.iter().cloned().fold(f64::INFINITY, f64::min);
+    x_lo + frac * (x_hi - x_lo)
+}
+
 /// Arithmetic mean; `NaN` for empty input.
 pub fn mean(data: &[f64]) -> f64 {
     if data.is_empty() {
@@ -204,6 +222,11 @@ mod tests {
         assert_eq!(percentile(&x, 0.0), 1.0);
         assert_eq!(percentile(&x, 1.0), 4.0);
         assert!(percentile(&[], 0.5).is_nan());
+        for q in [0.0, 0.25, 0.5, 0.9, 0.99, 1.0] {
+            let mut v = vec![5.0, 1.0, 4.0, 4.0, 9.0, 2.0, 7.0];
+            let want = percentile(&v, q);
+            assert_eq!(percentile_select(&mut v, q), want, "q = {q}");
+        }
     }
 
     #[test]

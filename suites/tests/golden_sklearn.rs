@@ -370,3 +370,72 @@ fn latency_statistics_match_numpy() {
         1e-9,
     );
 }
+
+/// The CSV path: rows with `;`-separated logits (Rust's shortest round-trip floats, as
+/// `results` writes them) parse back to the same predictions, and the combined analysis emits
+/// every metric name the schema promises.
+#[test]
+fn records_path_and_metric_names() {
+    let g = Golden::new();
+    let p = g.test();
+    let rows: Vec<results::records::PredictionRecord> = (0..p.len())
+        .map(|i| results::records::PredictionRecord {
+            schema_version: results::records::SCHEMA_VERSION,
+            run_id: "golden".into(),
+            model: "a".into(),
+            backend: "candle".into(),
+            device: "cpu".into(),
+            compute_unit: String::new(),
+            split: "test".into(),
+            image_id: p.image_ids[i].clone(),
+            true_label: g.classes[p.labels[i]].clone(),
+            pred_label: g.classes[p.argmax(i)].clone(),
+            confidence: 0.0,
+            true_prob: 0.0,
+            top5_labels: String::new(),
+            top5_probs: String::new(),
+            logits: p
+                .logits_row(i)
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(";"),
+        })
+        .collect();
+    let groups = suites::group_records(&rows);
+    assert_eq!(groups.len(), 1);
+    let q = Predictions::from_records(groups[0].1.iter().copied(), &g.classes).unwrap();
+    assert_eq!(q.labels, p.labels);
+    for i in 0..p.len() {
+        assert_eq!(q.logits_row(i), p.logits_row(i));
+    }
+    let val = g.preds("a", "val", "val", "val");
+    let a = suites::analyze_predictions(&q, Some(&val), &cfg()).unwrap();
+    let m = a.metrics();
+    for name in [
+        "top1_acc",
+        "top5_acc",
+        "balanced_acc",
+        "macro_f1",
+        "micro_f1",
+        "ece_15",
+        "ece_15_mass",
+        "mce_15",
+        "brier",
+        "nll",
+        "temperature",
+        "coverage@0.40",
+        "selective_acc@0.40",
+        "errors_flagged@0.40",
+        "correct_flagged@0.40",
+        "aurc",
+        "pair_rate",
+    ] {
+        assert!(m.iter().any(|r| r.metric == name), "no {name}");
+    }
+    assert!(m
+        .iter()
+        .all(|r| r.run_id == "golden" && r.backend == "candle" && r.split == "test"));
+    // Four pair directions with the default pairs.
+    assert_eq!(m.iter().filter(|r| r.metric == "pair_rate").count(), 4);
+}

@@ -316,13 +316,19 @@ fn ort_and_tract_match_timm_reference_logits() {
         std::fs::read(dir.join("io.safetensors")).expect("fixtures/vit_test/io.safetensors");
     let io = safetensors::SafeTensors::deserialize(&io_bytes).unwrap();
     let tmp = tempfile::tempdir().unwrap();
+    // SCENEBENCH_KEEP_ONNX=<dir> keeps the exported files there, to inspect them with other tools
+    // (e.g. `onnx.checker.check_model(path, full_check=True)` in Python).
+    let out_dir = match std::env::var_os("SCENEBENCH_KEEP_ONNX") {
+        Some(d) => PathBuf::from(d),
+        None => tmp.path().to_path_buf(),
+    };
 
     let ck = Checkpoint::load(&dir.join("timm.safetensors")).expect("timm fixture");
     let (shape, x) = read_f32(&io, "input");
     let (_, want) = read_f32(&io, "logits");
     let batch = shape[0];
     let classes = want.len() / batch;
-    let source = write_model(&ck, tmp.path(), "timm");
+    let source = write_model(&ck, &out_dir, "timm");
     for kind in [BackendKind::Ort, BackendKind::Tract] {
         let mut b = backend::prepare(kind, &source, &opts(1, batch)).unwrap();
         assert_close(
@@ -353,7 +359,7 @@ fn ort_and_tract_match_timm_reference_logits() {
         Checkpoint::load_with(&dir.join("timm.safetensors"), &opts48).expect("timm fixture at 48");
     let (_, x48) = read_f32(&io, "input48");
     let (_, want48) = read_f32(&io, "logits48");
-    let source48 = write_model(&ck48, tmp.path(), "timm48");
+    let source48 = write_model(&ck48, &out_dir, "timm48");
     let m = onnx::read_model(source48.onnx.as_ref().unwrap()).unwrap();
     let dims48 = onnx::value_dims(&m.graph.unwrap().input[0]);
     assert_eq!(dims48[2..].to_vec(), vec![Ok::<i64, String>(48), Ok(48)]);

@@ -264,6 +264,30 @@ public actor UploadQueue {
         return report
     }
 
+    /// When the earliest pending upload is due (nil when nothing is pending).
+    public func nextDue() -> Date? {
+        pendingIDs().map { retryState($0)?.nextAttemptAt ?? .distantPast }.min()
+    }
+
+    /// Drain repeatedly, sleeping until the next retry is due, until nothing is pending or
+    /// `deadline` would be passed. Returns everything that happened.
+    public func drainUntilEmpty(server: UploadServer, deadline: Date) async -> DrainReport {
+        var total = DrainReport()
+        while true {
+            let r = await drain(server: server)
+            total.uploaded += r.uploaded
+            total.rejected += r.rejected
+            guard let due = nextDue() else { break }
+            if due > deadline {
+                total.retryLater = pendingIDs()
+                break
+            }
+            let wait = due.timeIntervalSinceNow
+            if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+        }
+        return total
+    }
+
     /// Move rejected uploads back to the queue (e.g. after fixing the token).
     public func requeueRejected(now: Date = Date()) throws {
         for id in rejectedIDs() {

@@ -5,8 +5,9 @@
 //   swift run scenebench-ios-bench run --model M.mlpackage --eval-dir DATA [--split val]
 //       [--compute-units all,cpuAndNeuralEngine,cpuAndGPU,cpuOnly] [--warmup 5] [--iterations 50]
 //       [--precision fp16 (default: from the model metadata)] [--out runs/device] [--server URL --token-file F] [--queue DIR]
-//   swift run scenebench-ios-bench upload --run-dir DIR --server URL --token-file F [--queue DIR]
-//   swift run scenebench-ios-bench drain --server URL --token-file F [--queue DIR]
+//   swift run scenebench-ios-bench upload --run-dir DIR --server URL --token-file F [--queue DIR] [--wait S]
+//   swift run scenebench-ios-bench drain --server URL --token-file F [--queue DIR] [--wait S]
+// (--wait S: keep retrying failed uploads with backoff for up to S seconds)
 
 import Foundation
 import SceneBench
@@ -39,8 +40,10 @@ func queue(_ opts: [String: String]) throws -> UploadQueue {
     return try UploadQueue(directory: URL(fileURLWithPath: dir, isDirectory: true))
 }
 
-func drain(_ q: UploadQueue, _ s: UploadServer) async {
-    let r = await q.drain(server: s)
+/// Send what is due; with `--wait SECONDS`, keep retrying (with the queue's backoff) that long.
+func drain(_ q: UploadQueue, _ s: UploadServer, wait: Double = 0) async {
+    let r = wait > 0
+        ? await q.drainUntilEmpty(server: s, deadline: Date().addingTimeInterval(wait)) : await q.drain(server: s)
     for id in r.uploaded { print("uploaded \(id)") }
     for id in r.retryLater { print("will retry \(id): \(await q.retryState(id)?.lastError ?? "")") }
     for id in r.rejected { print("rejected \(id): \(await q.rejectionReason(id) ?? "")") }
@@ -85,7 +88,7 @@ func runSuite(_ opts: [String: String]) async throws -> Int32 {
     if let s = try server(opts) {
         let q = try queue(opts)
         try await q.enqueue(result.uploadPayload())
-        await drain(q, s)
+        await drain(q, s, wait: Double(opts["wait"] ?? "0") ?? 0)
     }
     return 0
     #else
@@ -111,11 +114,11 @@ func main() async -> Int32 {
             }
             let q = try queue(opts)
             print("queued \(try await uploadRunDir(URL(fileURLWithPath: dir), q))")
-            await drain(q, s)
+            await drain(q, s, wait: Double(opts["wait"] ?? "0") ?? 0)
             return 0
         case "drain":
             guard let s = try server(opts) else { throw UsageError(description: "drain needs --server and --token-file") }
-            await drain(try queue(opts), s)
+            await drain(try queue(opts), s, wait: Double(opts["wait"] ?? "0") ?? 0)
             return 0
         default:
             throw UsageError(description: "unknown command '\(cmd)'")

@@ -157,6 +157,24 @@ final class UploadQueueTests: XCTestCase {
         XCTAssertEqual(sent.uploadId, "d")
     }
 
+    func testDrainUntilEmptyWaitsForBackoff() async throws {
+        let fake = FakeTransport([.fail, .status(503, ""), .status(201, "{}")])
+        let q = try UploadQueue(directory: dir, transport: fake, baseDelay: 0.01, maxDelay: 0.05)
+        try await q.enqueue(payload("e"))
+        let r = await q.drainUntilEmpty(server: server, deadline: Date().addingTimeInterval(10))
+        XCTAssertEqual(r.uploaded, ["e"])
+        let sent = await fake.requests.count
+        XCTAssertEqual(sent, 3)
+        let due = await q.nextDue()
+        XCTAssertNil(due)
+
+        // A retry due after the deadline is left pending, not waited for.
+        let q2 = try UploadQueue(directory: dir, transport: FakeTransport([.fail]), baseDelay: 3600)
+        try await q2.enqueue(payload("f"))
+        let r2 = await q2.drainUntilEmpty(server: server, deadline: Date().addingTimeInterval(1))
+        XCTAssertEqual(r2.retryLater, ["f"])
+    }
+
     func testUnsafeIdsAndBadURLs() async throws {
         let q = try UploadQueue(directory: dir, transport: FakeTransport([]))
         do {

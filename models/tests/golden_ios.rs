@@ -129,6 +129,51 @@ fn preprocess_golden() {
     );
 }
 
+/// FNV-1a 64-bit over bytes: a checksum both sides can compute without a crypto library.
+fn fnv1a64(bytes: impl IntoIterator<Item = u8>) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Full-size cases (a 640x480 photo-sized pattern through the real ViT-B/16 settings), stored as
+/// checksums of the 8-bit crop and of the f32 tensor's little-endian bytes, since the values
+/// themselves would be megabytes; the Swift side regenerates the pattern with the same formula.
+#[test]
+fn preprocess_large_golden() {
+    let mut cases = Vec::new();
+    for (w, h, seed) in [(640u32, 480u32, 1u32), (480, 640, 2), (333, 500, 3)] {
+        let img = pattern(w, h, seed);
+        for p in [
+            Preprocess::timm_vit(224),
+            Preprocess::imagenet(224),
+            Preprocess::with(256, 0.95, INCEPTION_MEAN, INCEPTION_STD),
+        ] {
+            let crop = p.resize_and_crop(&img);
+            let tensor = p.apply(&img);
+            cases.push(json!({
+                "width": w, "height": h, "seed": seed,
+                "preprocess": p,
+                "cropped_fnv1a64": fnv1a64(crop.as_raw().iter().copied()),
+                "tensor_fnv1a64": fnv1a64(tensor.iter().flat_map(|v| v.to_le_bytes())),
+                "tensor_sum": tensor.iter().map(|&v| v as f64).sum::<f64>(),
+            }));
+        }
+    }
+    let doc = json!({
+        "generator": "models/tests/golden_ios.rs",
+        "pattern": "r = (x*37 + y*91 + seed*11) % 256; g = 250 if (x/3 + y/2 + seed) % 2 == 0 else 5; b = ((x*x + 3*y*y + 7*x*y + seed) ^ (x*29)) % 256",
+        "cases": cases,
+    });
+    check_or_update(
+        "preprocess_large.json",
+        &(serde_json::to_string_pretty(&doc).unwrap() + "\n"),
+    );
+}
+
 /// Indices of the `k` largest probabilities, descending; ties keep the lower index first.
 fn top_k(p: &[f64], k: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..p.len()).collect();

@@ -200,23 +200,22 @@ public func resize(_ img: RGBImage, width newWidth: Int, height newHeight: Int, 
     if newWidth == img.width && newHeight == img.height { return img }
     let filter = ResampleFilter.forInterpolation(interpolation)
     let w = img.width
-    // Vertical pass: u8 → f32, height changes, width kept; no rounding or clamping.
-    var tmp = [Float](repeating: 0, count: w * newHeight * 3)
+    let rowLen = w * 3
+    // Vertical pass: u8 → f32, height changes, width kept; no rounding or clamping. Each output
+    // value accumulates its taps in ascending order starting from 0, exactly as image-rs does;
+    // looping taps outside the row only changes the memory order, not any sum.
+    var tmp = [Float](repeating: 0, count: rowLen * newHeight)
     let vw = filter.weights(inputLength: img.height, outputLength: newHeight)
     img.pixels.withUnsafeBufferPointer { src in
-        for (outY, entry) in vw.enumerated() {
-            for x in 0..<w {
-                var t0: Float = 0, t1: Float = 0, t2: Float = 0
+        tmp.withUnsafeMutableBufferPointer { dst in
+            for (outY, entry) in vw.enumerated() {
+                let d0 = outY * rowLen
                 for (i, wt) in entry.ws.enumerated() {
-                    let s = ((entry.left + i) * w + x) * 3
-                    t0 += Float(src[s]) * wt
-                    t1 += Float(src[s + 1]) * wt
-                    t2 += Float(src[s + 2]) * wt
+                    let s0 = (entry.left + i) * rowLen
+                    for j in 0..<rowLen {
+                        dst[d0 + j] += Float(src[s0 + j]) * wt
+                    }
                 }
-                let d = (outY * w + x) * 3
-                tmp[d] = t0
-                tmp[d + 1] = t1
-                tmp[d + 2] = t2
             }
         }
     }
@@ -227,19 +226,26 @@ public func resize(_ img: RGBImage, width newWidth: Int, height newHeight: Int, 
         let c: Float = v < 0 ? 0 : (v > 255 ? 255 : v)
         return UInt8(c.rounded(.toNearestOrAwayFromZero))
     }
-    for (outX, entry) in hw.enumerated() {
-        for y in 0..<newHeight {
-            var t0: Float = 0, t1: Float = 0, t2: Float = 0
-            for (i, wt) in entry.ws.enumerated() {
-                let s = (y * w + entry.left + i) * 3
-                t0 += tmp[s] * wt
-                t1 += tmp[s + 1] * wt
-                t2 += tmp[s + 2] * wt
+    tmp.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { dst in
+            for y in 0..<newHeight {
+                let s0 = y * rowLen
+                let d0 = y * newWidth * 3
+                for (outX, entry) in hw.enumerated() {
+                    var t0: Float = 0, t1: Float = 0, t2: Float = 0
+                    var s = s0 + entry.left * 3
+                    for wt in entry.ws {
+                        t0 += src[s] * wt
+                        t1 += src[s + 1] * wt
+                        t2 += src[s + 2] * wt
+                        s += 3
+                    }
+                    let d = d0 + outX * 3
+                    dst[d] = toU8(t0)
+                    dst[d + 1] = toU8(t1)
+                    dst[d + 2] = toU8(t2)
+                }
             }
-            let d = (y * newWidth + outX) * 3
-            out[d] = toU8(t0)
-            out[d + 1] = toU8(t1)
-            out[d + 2] = toU8(t2)
         }
     }
     // swiftlint:disable:next force_try

@@ -132,3 +132,65 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(CSV.latencySamples(samples), try Fixtures.text("latency_samples.csv"))
     }
 }
+
+/// Photo-sized cases stored as checksums (fixtures/golden/preprocess_large.json).
+struct LargeGolden: Decodable {
+    struct Case: Decodable {
+        let width: Int
+        let height: Int
+        let seed: Int
+        let preprocess: PreprocessConfig
+        let cropped_fnv1a64: String
+        let tensor_fnv1a64: String
+        let tensor_sum: Double
+    }
+    let cases: [Case]
+}
+
+/// FNV-1a 64 as in models/tests/golden_ios.rs.
+func fnv1a64<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in bytes {
+        h ^= UInt64(b)
+        h = h &* 0x100_0000_01b3
+    }
+    let hex = String(h, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
+}
+
+/// The Rust test pattern (`pattern` in models/tests/golden_ios.rs).
+func rustPattern(_ w: Int, _ h: Int, seed: Int) -> RGBImage {
+    var px = [UInt8](repeating: 0, count: w * h * 3)
+    for y in 0..<h {
+        for x in 0..<w {
+            let i = (y * w + x) * 3
+            px[i] = UInt8((x * 37 + y * 91 + seed * 11) % 256)
+            px[i + 1] = (x / 3 + y / 2 + seed) % 2 == 0 ? 250 : 5
+            px[i + 2] = UInt8(((x * x + 3 * y * y + 7 * x * y + seed) ^ (x * 29)) % 256)
+        }
+    }
+    return try! RGBImage(width: w, height: h, pixels: px)
+}
+
+final class LargeGoldenTests: XCTestCase {
+    func testPatternMatchesRust() throws {
+        // The small golden images were made by the same formula.
+        let g = try Fixtures.decode(PreprocessGolden.self, "preprocess.json")
+        let img = try XCTUnwrap(g.images.first { $0.name == "landscape_37x23" })
+        XCTAssertEqual(rustPattern(37, 23, seed: 0).pixels, img.rgb)
+    }
+
+    func testPhotoSizedPreprocessMatchesRust() throws {
+        let g = try Fixtures.decode(LargeGolden.self, "preprocess_large.json")
+        XCTAssertEqual(g.cases.count, 9)
+        for c in g.cases {
+            let img = rustPattern(c.width, c.height, seed: c.seed)
+            let label = "\(c.width)x\(c.height) crop \(c.preprocess.cropSize) pct \(c.preprocess.cropPct)"
+            XCTAssertEqual(fnv1a64(c.preprocess.resizeAndCrop(img).pixels), c.cropped_fnv1a64, label)
+            let t = c.preprocess.apply(img)
+            let le = t.map { Float(bitPattern: $0.bitPattern.littleEndian) }  // identity on little-endian hosts
+            XCTAssertEqual(le.withUnsafeBytes { fnv1a64($0) }, c.tensor_fnv1a64, label)
+            XCTAssertEqual(t.reduce(0.0) { $0 + Double($1) }, c.tensor_sum, accuracy: 1e-6 * Double(t.count), label)
+        }
+    }
+}

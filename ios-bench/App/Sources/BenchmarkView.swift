@@ -128,6 +128,11 @@ struct BenchmarkView: View {
                 }
             }
             .navigationTitle("Benchmark")
+            // Whatever is still queued (measured offline, or refused by a busy server) is retried
+            // each time the screen appears; the queue's backoff decides what is due.
+            .task {
+                if let server, bench.pending > 0 { await bench.upload(server: server) }
+            }
         }
     }
 }

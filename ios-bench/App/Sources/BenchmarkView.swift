@@ -131,7 +131,7 @@ struct BenchmarkView: View {
             // Whatever is still queued (measured offline, or refused by a busy server) is retried
             // each time the screen appears; the queue's backoff decides what is due.
             .task {
-                if let server, bench.pending > 0 { await bench.upload(server: server) }
+                if let server { await bench.upload(server: server) }
             }
         }
     }

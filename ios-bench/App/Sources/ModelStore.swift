@@ -19,7 +19,7 @@ final class ModelStore: ObservableObject {
             guard let url = Bundle.main.url(forResource: Self.modelName, withExtension: "mlmodelc") else {
                 throw CoreMLModelError.io(name: Self.modelName, reason: "no \(Self.modelName).mlmodelc in the app bundle")
             }
-            let l = try CoreMLModelLoader(url: url, name: Self.modelName)
+            let l = try CoreMLModelLoader(url: url)  // model name from the export metadata (checkpoint stem)
             loader = l
             classifier = try l.load(computeUnit: .all)
         } catch {

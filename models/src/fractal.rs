@@ -377,10 +377,16 @@ impl FractalDb {
                     (ifs, ok)
                 })
                 .collect();
-            tried += chunk;
-            for (ifs, ok) in cands {
+            for (j, (ifs, ok)) in cands.into_iter().enumerate() {
                 if ok && systems.len() < config.classes {
                     systems.push(ifs);
+                    if systems.len() == config.classes {
+                        tried += j + 1;
+                        break;
+                    }
+                }
+                if j + 1 == chunk {
+                    tried += chunk;
                 }
             }
             if tried > 1000 * config.classes.max(1) {

@@ -119,6 +119,9 @@ pub struct DuplicatePair {
     pub id_a: String,
     pub split_b: String,
     pub id_b: String,
+    /// Labels of the two copies (they differ when the same image is filed under two classes).
+    pub label_a: u32,
+    pub label_b: u32,
 }
 
 /// Result of [`find_duplicates`].
@@ -126,6 +129,8 @@ pub struct DuplicatePair {
 pub struct DuplicateReport {
     /// Pairs of items with identical content in different splits (the leaks).
     pub cross_split: Vec<DuplicatePair>,
+    /// Number of distinct contents that occur more than once anywhere.
+    pub duplicate_groups: usize,
     /// Number of distinct contents that occur more than once inside a single split.
     pub within_split_groups: usize,
     /// Items that could not be read for hashing.
@@ -144,16 +149,16 @@ impl DuplicateReport {
 pub fn find_duplicates(splits: &[(&str, &Dataset)]) -> DuplicateReport {
     use rayon::prelude::*;
     let mut report = DuplicateReport::default();
-    let mut by_hash: BTreeMap<[u8; 32], Vec<(usize, String)>> = BTreeMap::new();
+    let mut by_hash: BTreeMap<[u8; 32], Vec<(usize, String, u32)>> = BTreeMap::new();
     for (si, (_, ds)) in splits.iter().enumerate() {
-        let hashes: Vec<(String, Result<[u8; 32], DataError>)> = ds
+        let hashes: Vec<(String, u32, Result<[u8; 32], DataError>)> = ds
             .items
             .par_iter()
-            .map(|it| (it.id.clone(), it.content_sha256()))
+            .map(|it| (it.id.clone(), it.label, it.content_sha256()))
             .collect();
-        for (id, h) in hashes {
+        for (id, label, h) in hashes {
             match h {
-                Ok(h) => by_hash.entry(h).or_default().push((si, id)),
+                Ok(h) => by_hash.entry(h).or_default().push((si, id, label)),
                 Err(e) => report.unreadable.push(id, e.to_string()),
             }
         }
@@ -162,8 +167,9 @@ pub fn find_duplicates(splits: &[(&str, &Dataset)]) -> DuplicateReport {
         if members.len() < 2 {
             continue;
         }
+        report.duplicate_groups += 1;
         let mut counts = vec![0usize; splits.len()];
-        for (s, _) in members {
+        for (s, _, _) in members {
             counts[*s] += 1;
         }
         if counts.iter().any(|&c| c > 1) {
@@ -182,6 +188,8 @@ pub fn find_duplicates(splits: &[(&str, &Dataset)]) -> DuplicateReport {
                     id_a: a.1.clone(),
                     split_b: splits[b.0].0.to_string(),
                     id_b: b.1.clone(),
+                    label_a: a.2,
+                    label_b: b.2,
                 });
             }
         }

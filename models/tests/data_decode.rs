@@ -258,6 +258,12 @@ fn bad_files_are_skipped_counted_and_named() {
             good_jpg[..good_jpg.len().min(300)].to_vec(),
             false,
         ),
+        // Cut in the middle of the scan: the decoder alone would fill the rest with grey.
+        (
+            "bad/truncated_scan.jpg",
+            good_jpg[..good_jpg.len() * 6 / 10].to_vec(),
+            false,
+        ),
         ("bad/random.jpg", random, false),
         (
             "bad/text.jpg",
@@ -297,6 +303,10 @@ fn bad_files_are_skipped_counted_and_named() {
     assert!(report
         .skipped
         .iter()
+        .any(|s| s.id == "bad/truncated_scan.jpg" && s.reason.contains("truncated")));
+    assert!(report
+        .skipped
+        .iter()
         .any(|s| s.id == "bad/huge.png" && s.reason.contains("100000x100000")));
 
     // The loader meets the same files without failing: bad items dropped and counted.
@@ -312,7 +322,7 @@ fn bad_files_are_skipped_counted_and_named() {
     )
     .unwrap();
     let batches: Vec<_> = loader.epoch(0).collect();
-    assert_eq!(batches.len(), 3);
+    assert_eq!(batches.len(), 3); // 12 items / 4
     let total: usize = batches.iter().map(|b| b.len()).sum();
     assert_eq!(total, 5);
     assert_eq!(loader.skipped().ids(), expected_bad);

@@ -64,6 +64,13 @@ pub fn decode_bytes_limited(
     if reader.format().is_none() {
         return Err(derr("not a recognised image format".into()));
     }
+    if reader.format() == Some(image::ImageFormat::Jpeg) && jpeg_is_truncated(bytes) {
+        // The JPEG decoder fills a truncated scan with grey; PIL refuses such files by default
+        // ("image file is truncated"), and so do we.
+        return Err(derr(
+            "truncated JPEG (no end-of-image marker after the last scan)".into(),
+        ));
+    }
     let mut il = image::Limits::default();
     il.max_alloc = Some(limits.max_alloc);
     let mut reader = reader;
@@ -108,4 +115,16 @@ pub fn decode_bytes_limited(
         DynamicImage::ImageRgb8(i) => i,
         other => other.to_rgb8(),
     })
+}
+
+/// A JPEG is truncated when no EOI marker (`FF D9`) follows its last start-of-scan (`FF DA`).
+/// Inside entropy-coded data `FF` is always followed by `00` or a restart marker, so `FF D9` there
+/// can only be the real end; an EXIF thumbnail's markers come before the main image's scans.
+pub fn jpeg_is_truncated(bytes: &[u8]) -> bool {
+    let last = |m: u8| bytes.windows(2).rposition(|w| w[0] == 0xFF && w[1] == m);
+    match (last(0xDA), last(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi < sos,
+        (Some(_), None) => true,
+        _ => false, // no scan at all: let the decoder report what is wrong
+    }
 }

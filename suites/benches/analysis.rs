@@ -57,6 +57,18 @@ fn analysis(c: &mut Criterion) {
             (a.metrics.len(), m.cells.len(), k.metrics.len())
         })
     });
+    // Breakdown of the total.
+    group.bench_function("accuracy/40k/1000-bootstrap", |b| {
+        b.iter(|| accuracy::run(&test, &cfg).unwrap().metrics.len())
+    });
+    group.bench_function("calibration/40k/1000-bootstrap", |b| {
+        b.iter(|| {
+            calibration::run(&test, Some(&val), &cfg)
+                .unwrap()
+                .metrics
+                .len()
+        })
+    });
     group.finish();
 }
 

@@ -610,29 +610,45 @@ pub fn run(
 /// resample uses the precomputed rank of each row, so each resample costs O(n).
 fn bootstrap_calibration(bs: &Bootstrap, rs: &RowStats) -> Vec<Option<Interval>> {
     let n = rs.confidence.len();
-    let wbin: Vec<usize> = rs.confidence.iter().map(|&c| width_bin(c)).collect();
+    // Everything in equal-mass order, so a resample is a multiplicity per sorted position and
+    // one sequential pass computes all five statistics.
     let order = mass_order(&rs.confidence, &rs.correct);
+    let mut rank = vec![0usize; n];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r;
+    }
+    let conf: Vec<f64> = order.iter().map(|&i| rs.confidence[i]).collect();
+    let correct: Vec<bool> = order.iter().map(|&i| rs.correct[i]).collect();
+    let wbin: Vec<usize> = conf.iter().map(|&c| width_bin(c)).collect();
+    let brier: Vec<f64> = order.iter().map(|&i| rs.brier[i]).collect();
+    let nll: Vec<f64> = order.iter().map(|&i| rs.nll[i]).collect();
     bs.percentile_intervals(n, 5, |idx| {
-        let mut w = BinAcc::new();
         let mut mult = vec![0u32; n];
-        let (mut brier, mut nll) = (0.0, 0.0);
         for &i in idx {
-            w.add(wbin[i], rs.confidence[i], rs.correct[i]);
-            mult[i] += 1;
-            brier += rs.brier[i];
-            nll += rs.nll[i];
+            mult[rank[i]] += 1;
         }
-        let mut m = BinAcc::new();
+        let (mut w, mut m) = (BinAcc::new(), BinAcc::new());
+        let (mut sb, mut sn) = (0.0, 0.0);
         let mut pos = 0;
-        for &i in &order {
-            for _ in 0..mult[i] {
-                m.add(mass_bin(pos, n), rs.confidence[i], rs.correct[i]);
+        for r in 0..n {
+            let k = mult[r];
+            if k == 0 {
+                continue;
+            }
+            let kf = k as f64;
+            w.count[wbin[r]] += k as u64;
+            w.conf[wbin[r]] += kf * conf[r];
+            w.correct[wbin[r]] += if correct[r] { k as u64 } else { 0 };
+            sb += kf * brier[r];
+            sn += kf * nll[r];
+            for _ in 0..k {
+                m.add(mass_bin(pos, n), conf[r], correct[r]);
                 pos += 1;
             }
         }
         let (ece, mce) = w.ece_mce();
         let (ece_m, _) = m.ece_mce();
-        vec![ece, ece_m, mce, brier / n as f64, nll / n as f64]
+        vec![ece, ece_m, mce, sb / n as f64, sn / n as f64]
     })
 }
 
@@ -640,6 +656,40 @@ fn bootstrap_calibration(bs: &Bootstrap, rs: &RowStats) -> Vec<Option<Interval>>
 mod tests {
     use super::*;
     use crate::RecordMeta;
+
+    #[test]
+    fn fast_bootstrap_equals_naive_recomputation() {
+        // The O(n) rank-based resample statistics equal recomputing each metric from scratch
+        // on the resampled rows (with ties in confidence, which the rank order must handle).
+        let conf: Vec<f64> = (0..97)
+            .map(|i| 0.1 + ((i * 37) % 23) as f64 / 25.0)
+            .collect();
+        let correct: Vec<bool> = (0..97).map(|i| (i * 11) % 5 < 3).collect();
+        let rs = RowStats {
+            brier: conf.iter().map(|c| 1.0 - c).collect(),
+            nll: conf.iter().map(|c| -f64::ln(*c)).collect(),
+            confidence: conf,
+            correct,
+        };
+        let bs = Bootstrap {
+            resamples: 40,
+            seed: 3,
+        };
+        let fast = bootstrap_calibration(&bs, &rs);
+        let slow = bs.percentile_intervals(97, 5, |idx| {
+            let c: Vec<f64> = idx.iter().map(|&i| rs.confidence[i]).collect();
+            let k: Vec<bool> = idx.iter().map(|&i| rs.correct[i]).collect();
+            let (e, m, _) = ece_equal_width(&c, &k, false);
+            let (em, _) = ece_equal_mass(&c, &k, false);
+            let b = idx.iter().map(|&i| rs.brier[i]).sum::<f64>() / 97.0;
+            let l = idx.iter().map(|&i| rs.nll[i]).sum::<f64>() / 97.0;
+            vec![e, em, m, b, l]
+        });
+        for (f, s) in fast.iter().zip(&slow) {
+            let (f, s) = (f.unwrap(), s.unwrap());
+            assert!((f.low - s.low).abs() < 1e-12 && (f.high - s.high).abs() < 1e-12);
+        }
+    }
 
     #[test]
     fn width_bins_follow_guo_edges() {

@@ -441,3 +441,32 @@ fn missing_library_child() {
     let mut tract = backend::prepare(BackendKind::Tract, &source, &opts(1, 1)).unwrap();
     assert_eq!(tract.run(&inputs(3 * 32 * 32, 2), 1).unwrap().len(), 3);
 }
+
+#[test]
+fn export_errors_name_the_tensor_and_shapes() {
+    let mut ck = random_checkpoint(4, 9);
+    let bad = Tensor::zeros((10, 64), candle_core::DType::F32, &Device::Cpu).unwrap();
+    ck.tensors.insert("blocks.1.attn.qkv.weight".into(), bad);
+    let msg = onnx::to_onnx_bytes(&ck).unwrap_err().to_string();
+    assert!(
+        msg.contains("blocks.1.attn.qkv.weight")
+            && msg.contains("[192, 64]")
+            && msg.contains("[10, 64]"),
+        "{msg}"
+    );
+
+    let mut ck = random_checkpoint(4, 9);
+    ck.tensors.remove("norm.bias");
+    let msg = onnx::to_onnx_bytes(&ck).unwrap_err().to_string();
+    assert!(msg.contains("norm.bias"), "{msg}");
+
+    let mut ck = random_checkpoint(4, 9);
+    ck.classes.pop();
+    let msg = onnx::to_onnx_bytes(&ck).unwrap_err().to_string();
+    assert!(msg.contains("3 class names for 4 classes"), "{msg}");
+
+    // A failed write leaves nothing behind.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(onnx::write_onnx(&ck, &dir.path().join("x.onnx")).is_err());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

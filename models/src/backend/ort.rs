@@ -56,6 +56,9 @@ pub struct OrtRuntime {
 
 static RUNTIME: OnceLock<OrtRuntime> = OnceLock::new();
 static INIT_LOCK: Mutex<()> = Mutex::new(());
+/// Set once `ort` has opened a library: `ort` keeps the first library it opens for the life of
+/// the process, even when what follows (environment, version check) fails.
+static OPENED: OnceLock<PathBuf> = OnceLock::new();
 
 /// The repository root used to find `.cache/onnxruntime`: `SCENEBENCH_ROOT`, else the first
 /// directory at or above the current one that holds `.cache/onnxruntime` or a workspace
@@ -120,6 +123,13 @@ pub fn init_runtime(path: &Path) -> Result<&'static OrtRuntime, BackendError> {
             path.display()
         )));
     }
+    if let Some(opened) = OPENED.get() {
+        return Err(BackendError::OrtLibrary(format!(
+            "{} was opened earlier in this process but could not be used, and ONNX Runtime \
+             cannot be reloaded in the same process; fix the library ({FIX_HINT}) and restart",
+            opened.display()
+        )));
+    }
     if !path.is_file() {
         return Err(BackendError::OrtLibrary(format!(
             "{} does not exist; {FIX_HINT}",
@@ -128,6 +138,7 @@ pub fn init_runtime(path: &Path) -> Result<&'static OrtRuntime, BackendError> {
     }
     let builder = ort::init_from(path)
         .map_err(|e| BackendError::OrtLibrary(format!("{}: {e}; {FIX_HINT}", path.display())))?;
+    let _ = OPENED.set(path.to_path_buf());
     let env = builder.with_name("scenebench").build().map_err(|e| {
         BackendError::OrtLibrary(format!("{}: creating the environment: {e}", path.display()))
     })?;

@@ -314,8 +314,9 @@ fn draw_confusion<DB: DrawingBackend>(
     } else {
         8
     };
-    let root = root.titled(title, ("sans-serif", 24)).map_err(s)?;
-    let mut ch = ChartBuilder::on(&root)
+    // Labels are drawn on `root` in absolute pixels (`backend_coord`), the chart on `area`.
+    let area = root.titled(title, ("sans-serif", 24)).map_err(s)?;
+    let mut ch = ChartBuilder::on(&area)
         .margin(10)
         .margin_right(30)
         .x_label_area_size(170)
@@ -406,12 +407,11 @@ fn draw_confusion<DB: DrawingBackend>(
         ))
         .map_err(s)?;
     }
-    let (ax, ay) = ch.backend_coord(&(c as f64 / 2.0, c as f64));
-    let _ = (ax, ay);
-    let (lx, ly) = ch.backend_coord(&(0.0, c as f64));
+    let (lx, _) = ch.backend_coord(&(0.0, 0.0));
+    let (_, h) = root.dim_in_pixel();
     root.draw(&Text::new(
         "rows: true class · columns: predicted · cells: % of row".to_string(),
-        (lx, ly - 4),
+        (lx, h as i32 - 8),
         ("sans-serif", 15)
             .into_font()
             .color(&BLACK)
@@ -552,13 +552,14 @@ fn draw_latency<DB: DrawingBackend>(
         ((a - pad).max(0.0), b + pad)
     };
     let g = stats.len();
-    let root = root.titled(title, ("sans-serif", 24)).map_err(s)?;
+    // Labels are drawn on `root` in absolute pixels (`backend_coord`), the chart on `area`.
+    let area = root.titled(title, ("sans-serif", 24)).map_err(s)?;
     let longest = stats
         .iter()
         .map(|s| s.0.chars().count())
         .max()
         .unwrap_or(10) as u32;
-    let mut ch = ChartBuilder::on(&root)
+    let mut ch = ChartBuilder::on(&area)
         .margin(15)
         .margin_right(30)
         .x_label_area_size(55)

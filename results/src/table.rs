@@ -222,16 +222,36 @@ pub fn is_fraction(unit: &str) -> bool {
     unit == "fraction"
 }
 
+/// Decimals used for a value in its display unit: 1 for percentages, else by magnitude
+/// (3 below 10, 2 below 100, 1 below 1000, 0 above).
+pub fn display_decimals(v: f64, unit: &str) -> usize {
+    if is_fraction(unit) {
+        return 1;
+    }
+    let a = v.abs();
+    if a < 10.0 {
+        3
+    } else if a < 100.0 {
+        2
+    } else if a < 1000.0 {
+        1
+    } else {
+        0
+    }
+}
+
 /// A value in its display unit: fractions as percent with one decimal.
 pub fn format_value(v: f64, unit: &str) -> String {
+    format_with(v, unit, display_decimals(v, unit))
+}
+
+/// A value in its display unit with a fixed number of decimals.
+pub fn format_with(v: f64, unit: &str, decimals: usize) -> String {
     if !v.is_finite() {
         return "n/a".into();
     }
-    if is_fraction(unit) {
-        format!("{:.1}", v * 100.0)
-    } else {
-        format_number(v)
-    }
+    let x = if is_fraction(unit) { v * 100.0 } else { v };
+    format!("{x:.decimals$}")
 }
 
 /// The unit suffix of a column header: `%` for fractions, the unit otherwise.
@@ -244,20 +264,21 @@ pub fn unit_suffix(unit: &str) -> String {
 }
 
 /// One cell: value with its interval in the given style (no interval if `ci_low`/`ci_high` are
-/// empty or not finite).
+/// empty or not finite). The interval uses the value's number of decimals.
 pub fn format_cell(m: &MetricRecord, style: CiStyle) -> String {
-    let v = format_value(m.value, &m.unit);
+    let d = display_decimals(m.value, &m.unit);
+    let v = format_with(m.value, &m.unit, d);
     match (m.ci_low, m.ci_high) {
         (Some(lo), Some(hi)) if lo.is_finite() && hi.is_finite() && m.value.is_finite() => {
             match style {
                 CiStyle::PlusMinus => {
                     let half = (hi - lo) / 2.0;
-                    format!("{v} ± {}", format_value(half, &m.unit))
+                    format!("{v} ± {}", format_with(half, &m.unit, d))
                 }
                 CiStyle::Bracket => format!(
                     "{v} [{}, {}]",
-                    format_value(lo, &m.unit),
-                    format_value(hi, &m.unit)
+                    format_with(lo, &m.unit, d),
+                    format_with(hi, &m.unit, d)
                 ),
             }
         }
@@ -361,15 +382,29 @@ fn or_missing(s: &str) -> String {
     }
 }
 
-fn ci_note(style: CiStyle) -> String {
-    match style {
-        CiStyle::PlusMinus => {
-            "Cells: value ± half-width of the 95% interval (Wilson for proportions, bootstrap otherwise); n = images.".into()
-        }
-        CiStyle::Bracket => {
-            "Cells: value [95% interval] (Wilson for proportions, bootstrap otherwise); n = images.".into()
-        }
-    }
+/// The footnote: what a cell shows and which interval methods the shown rows used.
+fn ci_note<'a>(style: CiStyle, shown: impl IntoIterator<Item = &'a MetricRecord>) -> String {
+    let methods: BTreeSet<&str> = shown
+        .into_iter()
+        .filter(|m| m.ci_low.is_some())
+        .map(|m| {
+            if m.ci_method.is_empty() {
+                "unspecified"
+            } else {
+                m.ci_method.as_str()
+            }
+        })
+        .collect();
+    let what = match style {
+        CiStyle::PlusMinus => "value ± half-width of the 95% interval",
+        CiStyle::Bracket => "value [95% interval]",
+    };
+    let methods = if methods.is_empty() {
+        "none".to_string()
+    } else {
+        methods.into_iter().collect::<Vec<_>>().join(", ")
+    };
+    format!("Cells: {what} (interval method: {methods}); n = images behind each value.")
 }
 
 /// Accuracy/calibration summary: one row per (run if several, model, backend, device, compute
@@ -436,10 +471,15 @@ pub fn summary_table(metrics: &[MetricRecord], columns: &[MetricColumn], style: 
     }
     Table {
         title: "Accuracy and calibration".into(),
+        notes: vec![ci_note(
+            style,
+            cells
+                .values()
+                .flat_map(|r| used.iter().filter_map(move |&ci| r[ci])),
+        )],
         header,
         rows,
         numeric,
-        notes: vec![ci_note(style)],
     }
 }
 
@@ -569,9 +609,22 @@ pub fn latency_table(metrics: &[MetricRecord], style: CiStyle) -> Table {
         header,
         rows,
         numeric,
-        notes: vec![
-            "Warm-up excluded; n = measured iterations; p50 with a bootstrap 95% interval; throughput = batch · 1000 / mean; load = model load/compile time.".into(),
-        ],
+        notes: vec![format!(
+            "Warm-up excluded; n = measured iterations; p50 with its 95% interval ({}); throughput = batch · 1000 / mean; load = model load/compile time.",
+            {
+                let m: BTreeSet<&str> = groups
+                    .values()
+                    .filter_map(|r| r[0])
+                    .filter(|m| m.ci_low.is_some())
+                    .map(|m| m.ci_method.as_str())
+                    .collect();
+                if m.is_empty() {
+                    "none".to_string()
+                } else {
+                    m.into_iter().collect::<Vec<_>>().join(", ")
+                }
+            }
+        )],
     }
 }
 
@@ -606,6 +659,7 @@ pub fn pairs_table(metrics: &[MetricRecord], style: CiStyle) -> Table {
     numeric[l - 1] = true;
     numeric[l - 2] = true;
     let mut rows = Vec::new();
+    let note = ci_note(style, by_eval.values().flatten().copied());
     for (k, mut ms) in by_eval {
         ms.sort_by(|a, b| {
             b.value
@@ -635,7 +689,7 @@ pub fn pairs_table(metrics: &[MetricRecord], style: CiStyle) -> Table {
         header,
         rows,
         numeric,
-        notes: vec![ci_note(style)],
+        notes: vec![note],
     }
 }
 
@@ -672,6 +726,7 @@ pub fn comparison_table(metrics: &[MetricRecord], column: &MetricColumn, style: 
     header.extend(runs.iter().cloned());
     let mut numeric = vec![false; 5];
     numeric.extend(std::iter::repeat_n(true, runs.len()));
+    let note = ci_note(style, grid.values().flatten().flatten().copied());
     let rows = grid
         .into_iter()
         .map(|(k, r)| {
@@ -694,6 +749,6 @@ pub fn comparison_table(metrics: &[MetricRecord], column: &MetricColumn, style: 
         header,
         rows,
         numeric,
-        notes: vec![ci_note(style)],
+        notes: vec![note],
     }
 }

@@ -32,6 +32,9 @@ pub const TEXT: [u8; 3] = [40, 40, 40];
 /// Page background.
 pub const BACKGROUND: [u8; 3] = [255, 255, 255];
 
+/// Title size relative to the captions.
+const TITLE_SCALE: f32 = 1.15;
+
 /// Errors from building or writing a gallery; each names the file or class involved.
 #[derive(Debug, thiserror::Error)]
 pub enum GalleryError {
@@ -136,7 +139,7 @@ impl Layout {
         let font_px = ((tile as f32 * 0.085).round() as u32).clamp(11, 28);
         let line_height = (font_px as f32 * 1.25).ceil() as u32;
         let title_height = if opts.title.is_some() {
-            (font_px as f32 * 1.3 * 1.25).ceil() as u32 + margin
+            (font_px as f32 * TITLE_SCALE * 1.25).ceil() as u32 + margin
         } else {
             0
         };
@@ -297,7 +300,7 @@ pub fn render_gallery(tiles: &[Tile], opts: &GalleryOptions) -> Res<RgbImage> {
     let mut img = RgbImage::from_pixel(l.width, l.height, Rgb(BACKGROUND));
     let px = l.font_px as f32;
     if let Some(title) = &opts.title {
-        let tpx = px * 1.3;
+        let tpx = px * TITLE_SCALE;
         let t = fit_text(&font, tpx, title, (l.width - 2 * l.margin) as f32);
         draw_text(
             &mut img,
@@ -363,8 +366,7 @@ pub fn confusion_pair_gallery(
         .iter()
         .zip(&cams)
         .map(|(img, cam)| {
-            let crop = pre.resize_and_crop(img);
-            let crop = fit_square(&crop, opts.tile_size);
+            let crop = gradcam::display_crop(pre, img, opts.tile_size);
             let top1 = cam.top1();
             let p = gradcam::softmax(&cam.logits)[top1];
             Tile::prediction(
@@ -378,7 +380,7 @@ pub fn confusion_pair_gallery(
     let mut opts = opts.clone();
     if opts.title.is_none() {
         opts.title = Some(format!(
-            "{true_class} predicted as {predicted_class}: Grad-CAM for {predicted_class} ({} images)",
+            "{true_class} → {predicted_class}: {} images, Grad-CAM for {predicted_class}",
             images.len()
         ));
     }

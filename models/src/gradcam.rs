@@ -399,6 +399,24 @@ pub fn crop_window(pre: &Preprocess, width: u32, height: u32) -> (f64, f64, f64,
     )
 }
 
+/// The part of `original` the model sees ([`crop_window`], rounded to whole pixels) resized to
+/// `side`×`side`: a sharp stand-in for the model's low-resolution input when displaying overlays
+/// (within half an original pixel of [`Preprocess::resize_and_crop`]'s window).
+pub fn display_crop(pre: &Preprocess, original: &RgbImage, side: u32) -> RgbImage {
+    let (w, h) = original.dimensions();
+    let (x0, y0, cw, ch) = crop_window(pre, w, h);
+    let x = (x0.round() as u32).min(w.saturating_sub(1));
+    let y = (y0.round() as u32).min(h.saturating_sub(1));
+    let cw = (cw.round() as u32).clamp(1, w - x);
+    let ch = (ch.round() as u32).clamp(1, h - y);
+    let crop = image::imageops::crop_imm(original, x, y, cw, ch).to_image();
+    if crop.dimensions() == (side, side) {
+        crop
+    } else {
+        image::imageops::resize(&crop, side, side, image::imageops::FilterType::Triangle)
+    }
+}
+
 /// The overlay at the original image's resolution: the heat map covers the center-crop window
 /// the model saw ([`crop_window`]); pixels outside it, which the model never saw, are dimmed to
 /// half brightness and left uncoloured.
@@ -436,8 +454,8 @@ pub const MIN_OVERLAY_SIDE: u32 = 224;
 pub struct GradcamOutput {
     /// The input image.
     pub image: PathBuf,
-    /// `<stem>_gradcam.png`: the overlay on the model's center crop (enlarged to at least
-    /// [`MIN_OVERLAY_SIDE`] pixels).
+    /// `<stem>_gradcam.png`: the overlay on the model's center crop ([`display_crop`], at least
+    /// [`MIN_OVERLAY_SIDE`] pixels wide).
     pub overlay_png: PathBuf,
     /// `<stem>_gradcam_full.png`: the overlay at the original resolution ([`overlay_on_original`]).
     pub full_png: PathBuf,
@@ -520,13 +538,8 @@ pub fn gradcam_images(
         } else {
             format!("{stem}_{count}")
         };
-        let crop = ck.preprocess.resize_and_crop(img);
-        let side = crop.width().max(MIN_OVERLAY_SIDE);
-        let crop = if side == crop.width() {
-            crop
-        } else {
-            image::imageops::resize(&crop, side, side, image::imageops::FilterType::Triangle)
-        };
+        let side = (ck.preprocess.crop_size as u32).max(MIN_OVERLAY_SIDE);
+        let crop = display_crop(&ck.preprocess, img, side);
         let overlay_png = out_dir.join(format!("{stem}_gradcam.png"));
         save_png(&overlay_on_crop(&cam, &crop, DEFAULT_ALPHA), &overlay_png)?;
         let full_png = out_dir.join(format!("{stem}_gradcam_full.png"));

@@ -312,7 +312,7 @@ fn confusion_pair_gallery_on_real_images() {
             ..opts.clone()
         },
     );
-    let plain = gallery::fit_square(&ck.preprocess.resize_and_crop(&images[0]), 64);
+    let plain = gradcam::display_crop(&ck.preprocess, &images[0], 64);
     let (x, y) = lt.image_origin(0);
     let mut changed = 0;
     for yy in 0..64 {

@@ -274,3 +274,36 @@ fn overlays_keep_orientation() {
     let (cx, cy) = ((x0 + w - 2.0) as u32, (y0 + h - 2.0) as u32);
     assert_eq!(full.get_pixel(cx, cy).0, [50, 50, 114]);
 }
+
+#[test]
+fn display_crop_shows_what_the_model_sees() {
+    // A diagonal gradient: a window shifted by a few original pixels changes every value.
+    let img = RgbImage::from_fn(120, 60, |x, y| {
+        image::Rgb([(2 * x) as u8, (3 * y) as u8, (x + y) as u8])
+    });
+    let pre = Preprocess::timm_vit(32);
+    let model_view = pre.resize_and_crop(&img);
+    let shown = gradcam::display_crop(&pre, &img, 32);
+    let mad = |a: &RgbImage, b: &RgbImage| {
+        let s: f64 = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(&p, &q)| (p as f64 - q as f64).abs())
+            .sum();
+        s / a.as_raw().len() as f64
+    };
+    let d = mad(&model_view, &shown);
+    assert!(
+        d < 2.0,
+        "display crop differs from the model's crop by {d} levels on average"
+    );
+    // The same comparison against the uncentred window is far off.
+    let left = image::imageops::resize(
+        &image::imageops::crop_imm(&img, 0, 0, 55, 55).to_image(),
+        32,
+        32,
+        image::imageops::FilterType::Triangle,
+    );
+    assert!(mad(&model_view, &left) > 10.0);
+}

@@ -437,6 +437,35 @@ mod tests {
     }
 
     #[test]
+    fn whichever_later_waits_for_both_bounds() {
+        let plan = RunPlan {
+            warmup: 0,
+            min_iterations: 3,
+            min_duration: Duration::from_millis(20),
+            stop: StopRule::WhicheverLater,
+            max_iterations: None,
+        };
+        let t0 = Instant::now();
+        let s = measure(
+            || {
+                std::thread::sleep(Duration::from_millis(1));
+                Ok::<(), ()>(())
+            },
+            &plan,
+            &meta(),
+        )
+        .unwrap();
+        // Not a speed assertion: the loop may not stop before both bounds are met.
+        assert!(t0.elapsed() >= Duration::from_millis(20));
+        assert!(s.len() >= 3);
+        assert!(s
+            .iter()
+            .all(|r| r.phase == "measure" && r.latency_ms >= 1.0));
+        assert!(RunPlan::preset("normal").unwrap().stop == StopRule::WhicheverLater);
+        assert!(RunPlan::preset("slow").is_err());
+    }
+
+    #[test]
     fn vm_hwm_parsing() {
         let st = "Name:\tx\nVmPeak:\t  100 kB\nVmHWM:\t    2048 kB\nVmRSS:\t 1 kB\n";
         assert_eq!(parse_vm_hwm(st), Some(2048 * 1024));

@@ -449,3 +449,48 @@ impl<T: CsvRecord> CsvAppender<T> {
         &self.path
     }
 }
+
+/// The parsed content of an upload (`docs/SCHEMAS.md` "Upload").
+#[derive(Debug, Clone, Default)]
+pub struct UploadContent {
+    pub predictions: Vec<PredictionRecord>,
+    pub latency: Vec<LatencySample>,
+}
+
+/// Validates an upload's CSV texts against its manifest's class list: at least one file, each
+/// with the exact header, version 1, labels in `classes`, one logit per class, probabilities in
+/// [0, 1], known phase/mode/compute unit, latencies ≥ 0. Errors name the file (`predictions.csv`
+/// or `latency_samples.csv`), line and column; [`ResultsError::is_malformed`] separates 400 from
+/// 422.
+pub fn validate_upload(
+    classes: &[String],
+    predictions_csv: Option<&str>,
+    latency_csv: Option<&str>,
+) -> Result<UploadContent, ResultsError> {
+    if predictions_csv.is_none() && latency_csv.is_none() {
+        return Err(ResultsError::Report {
+            path: PathBuf::from("files"),
+            reason: format!("an upload needs {PREDICTIONS_CSV} and/or {LATENCY_CSV}"),
+        });
+    }
+    if predictions_csv.is_some() && classes.is_empty() {
+        return Err(ResultsError::Json {
+            path: PathBuf::from("manifest"),
+            reason: "classes missing: needed to check predictions.csv".into(),
+        });
+    }
+    let mut out = UploadContent::default();
+    if let Some(t) = predictions_csv {
+        out.predictions = parse_csv_str(
+            t,
+            Path::new(PREDICTIONS_CSV),
+            &Validation {
+                classes: Some(classes),
+            },
+        )?;
+    }
+    if let Some(t) = latency_csv {
+        out.latency = parse_csv_str(t, Path::new(LATENCY_CSV), &Validation::default())?;
+    }
+    Ok(out)
+}

@@ -51,6 +51,20 @@ pub enum ResultsError {
 }
 
 impl ResultsError {
+    /// True for input that is not well-formed CSV/JSON (bad quoting, ragged rows, a cell that
+    /// does not parse as its type): an upload answers 400. False for well-formed input that
+    /// breaks the schema (header, `schema_version`, labels, logit count, ranges): 422.
+    pub fn is_malformed(&self) -> bool {
+        match self {
+            ResultsError::Row { .. } => true,
+            ResultsError::Json { reason, .. } => !reason.starts_with("schema_version"),
+            ResultsError::Field { reason, .. } => {
+                reason.starts_with("cannot parse") || reason.starts_with("item ")
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         ResultsError::Io {
             path: path.into(),

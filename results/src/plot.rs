@@ -714,8 +714,9 @@ fn draw_training<DB: DrawingBackend>(
             (lo, hi) = (0.0, 1.0);
         }
         if name == "accuracy" {
-            lo = lo.min(0.0).max(0.0);
-            hi = hi.max(1.0).min(1.0);
+            // Fractions on [0, 1]; logs that write percentages get [0, max].
+            lo = 0.0;
+            hi = if hi <= 1.0 { 1.0 } else { hi * 1.05 };
         } else {
             lo = lo.min(0.0);
             hi = if hi > lo { hi * 1.08 } else { lo + 1.0 };

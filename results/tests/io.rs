@@ -442,3 +442,42 @@ fn proc_parsers() {
         Some(24_576_000 * 1024)
     );
 }
+
+#[test]
+fn upload_validation_classifies_400_and_422() {
+    use results::csv_io::{to_csv_string, validate_upload};
+    let cls = classes();
+    let preds = vec![pred("a.jpg", "beach", &[2.0, 1.0, 0.0])];
+    let text = to_csv_string(&preds).unwrap();
+    let ok = validate_upload(&cls, Some(&text), None).unwrap();
+    assert_eq!(ok.predictions, preds);
+    assert!(validate_upload(&cls, None, None).is_err());
+    // Unknown label: well-formed but breaks the schema → 422.
+    let e = validate_upload(&cls[..2], Some(&text), None).unwrap_err();
+    assert!(!e.is_malformed(), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("predictions.csv: line 2, column `top5_labels`: label `forest`"),
+        "{e}"
+    );
+    // Unparsable number → 400.
+    let bad = text
+        .replacen(",candle,", ",candle,", 1)
+        .replace("0.66", "x.66");
+    let e = validate_upload(&cls, Some(&bad), None).unwrap_err();
+    assert!(e.is_malformed(), "{e}");
+    // Ragged row → 400; wrong schema_version → 422.
+    let e =
+        validate_upload(&cls, None, Some(&(LATENCY_COLUMNS.join(",") + "\n1,2\n"))).unwrap_err();
+    assert!(
+        e.is_malformed() && e.to_string().starts_with("latency_samples.csv: line 2"),
+        "{e}"
+    );
+    let row = "2,r,m,coreml,coreml iOS 18.1,iPhone15,cpuOnly,fp16,0,1,model,measure,0,3.5\n";
+    let e =
+        validate_upload(&cls, None, Some(&(LATENCY_COLUMNS.join(",") + "\n" + row))).unwrap_err();
+    assert!(
+        !e.is_malformed() && e.to_string().contains("column `schema_version`"),
+        "{e}"
+    );
+}

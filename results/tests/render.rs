@@ -539,7 +539,7 @@ fn run_dir(root: &Path) -> PathBuf {
 fn report_merges_device_upload_with_desktop_rows() {
     let tmp = tempfile::tempdir().unwrap();
     let run = run_dir(tmp.path());
-    let md = render(&[run.clone()], Format::Markdown).unwrap();
+    let md = render(std::slice::from_ref(&run), Format::Markdown).unwrap();
     assert!(md.contains("**Dataset: SYNTHETIC scenes (generated) — not real photographs; 2 classes; test 2000**"), "{md}");
     assert!(md.contains("u1 — iPhone15,2, iOS 18.1, thermal nominal → fair; files: latency_samples.csv; 3 metric rows"), "{md}");
     // Headline with n and interval, desktop and device.
@@ -568,12 +568,12 @@ fn report_merges_device_upload_with_desktop_rows() {
     let text = std::fs::read_to_string(p).unwrap();
     assert!(text.contains("![reliability_finetune](plots/reliability_finetune.png)"));
 
-    let tex = render(&[run.clone()], Format::Latex).unwrap();
+    let tex = render(std::slice::from_ref(&run), Format::Latex).unwrap();
     assert!(tex.contains("% Dataset: SYNTHETIC scenes"));
     assert!(tex.contains("coreml & cpuAndNeuralEngine"), "{tex}");
-    let txt = render(&[run.clone()], Format::Table).unwrap();
+    let txt = render(std::slice::from_ref(&run), Format::Table).unwrap();
     assert!(txt.contains("Dataset: SYNTHETIC") && txt.contains("cpuAndNeuralEngine"));
-    let csv = render(&[run.clone()], Format::Csv).unwrap();
+    let csv = render(std::slice::from_ref(&run), Format::Csv).unwrap();
     assert_eq!(csv.lines().count(), 1 + desktop().len() + device().len());
 
     // Two runs side by side: the run column appears; an empty dir is an error naming it.
@@ -593,7 +593,7 @@ fn report_merges_device_upload_with_desktop_rows() {
     );
     let empty = tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let e = render(&[empty.clone()], Format::Markdown).unwrap_err();
+    let e = render(std::slice::from_ref(&empty), Format::Markdown).unwrap_err();
     assert!(e.to_string().contains(&empty.display().to_string()));
     assert_eq!("md".parse::<Format>().unwrap(), Format::Markdown);
     assert!("html".parse::<Format>().is_err());

@@ -50,8 +50,8 @@ fn crop_params_respect_scale_and_ratio() {
         let r = cw as f64 / ch as f64;
         // Sampled crops satisfy the ranges up to rounding; the fallback (full image, ratio 4/3)
         // also does here.
-        assert!(frac >= 0.07 && frac <= 1.0 + 1e-9, "area fraction {frac}");
-        assert!(r >= 0.70 && r <= 1.40, "ratio {r}");
+        assert!((0.07..=1.0 + 1e-9).contains(&frac), "area fraction {frac}");
+        assert!((0.70..=1.40).contains(&r), "ratio {r}");
     }
 }
 

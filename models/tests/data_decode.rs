@@ -216,7 +216,11 @@ fn bad_files_are_skipped_counted_and_named() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let noise = RgbImage::from_fn(64, 64, |x, y| {
-        Rgb([(x * 37 ^ y * 11) as u8, (x * y) as u8, (x + 3 * y) as u8])
+        Rgb([
+            ((x * 37) ^ (y * 11)) as u8,
+            (x * y) as u8,
+            (x + 3 * y) as u8,
+        ])
     });
     let good_jpg = encode(&noise, ImageFormat::Jpeg);
     let mut rnd = 0x1234_5678u32;

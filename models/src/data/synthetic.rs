@@ -289,6 +289,7 @@ impl Canvas {
     }
 
     /// Horizontal stripes in a rectangle (waves, wood floors, blinds).
+    #[allow(clippy::too_many_arguments)]
     fn hstripes(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, period: f32, c: Rgb, a: f32) {
         let (xa, xb) = self.span(x0, x1);
         let (ya, yb) = self.span(y0, y1);
@@ -304,6 +305,7 @@ impl Canvas {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn vstripes(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, period: f32, c: Rgb, a: f32) {
         let (xa, xb) = self.span(x0, x1);
         let (ya, yb) = self.span(y0, y1);
@@ -770,7 +772,7 @@ fn soft_furniture<R: Rng>(c: &mut Canvas, rng: &mut R, cx: f32, floor: f32, w: f
 
 /// Render class `label` (index into [`SCENE_CLASSES`]) with `seed` at `size`×`size`.
 pub fn render_scene(label: u32, seed: u64, size: u32) -> RgbImage {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ((label as u64 + 1) << 56) ^ 0x5CE7_E5);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ((label as u64 + 1) << 56) ^ 0x005C_E7E5);
     let mut c = Canvas::new(size.max(8) as usize);
     match label % 10 {
         0 => beach(&mut c, &mut rng),
@@ -819,10 +821,10 @@ fn beach<R: Rng>(c: &mut Canvas, rng: &mut R) {
     // Wavy shoreline.
     let mut pts = vec![(0.0, 1.0)];
     let k = rng.random_range(2.0..6.0f32);
-    let ph = rng.random_range(0.0..6.28f32);
+    let ph = rng.random_range(0.0..std::f32::consts::TAU);
     for i in 0..=16 {
         let x = i as f32 / 16.0;
-        pts.push((x, shore + 0.02 * (x * k * 3.14 + ph).sin()));
+        pts.push((x, shore + 0.02 * (x * k * std::f32::consts::PI + ph).sin()));
     }
     pts.push((1.0, 1.0));
     c.polygon(&pts, sand);

@@ -256,8 +256,8 @@ pub fn draw_text(
             }
             let cov = cov.clamp(0.0, 1.0);
             let p = img.get_pixel_mut(xx as u32, yy as u32);
-            for c in 0..3 {
-                p.0[c] = (cov * colour[c] as f32 + (1.0 - cov) * p.0[c] as f32).round() as u8;
+            for (dst, &src) in p.0.iter_mut().zip(&colour) {
+                *dst = (cov * src as f32 + (1.0 - cov) * *dst as f32).round() as u8;
             }
         });
     }

@@ -174,7 +174,7 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
 fn argmax(v: &[f32]) -> usize {
     let mut best = 0;
     for (i, &x) in v.iter().enumerate() {
-        if x > v[best] || v[best].is_nan() && !x.is_nan() {
+        if x > v[best] || (v[best].is_nan() && !x.is_nan()) {
             best = i;
         }
     }
@@ -287,7 +287,7 @@ pub fn normalize(v: &[f32]) -> Vec<f32> {
     let lo = v.iter().copied().fold(f32::INFINITY, f32::min);
     let hi = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let range = hi - lo;
-    if !(range > 0.0) || !range.is_finite() {
+    if range.is_nan() || range <= 0.0 || range.is_infinite() {
         return vec![0.0; v.len()];
     }
     v.iter().map(|&x| (x - lo) / range).collect()

@@ -413,8 +413,14 @@ fn demo_images() {
             let Ok(img) = models::data::decode_path(&p) else {
                 continue;
             };
-            let cams =
-                gradcam::gradcam_rgb(&model, &ck.preprocess, &[img.clone()], None, &dev).unwrap();
+            let cams = gradcam::gradcam_rgb(
+                &model,
+                &ck.preprocess,
+                std::slice::from_ref(&img),
+                None,
+                &dev,
+            )
+            .unwrap();
             let top = cams[0].top1();
             tiles.push(Tile::prediction(
                 img,

@@ -148,8 +148,8 @@ fn unreadable_images_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let missing = dir.path().join("no_such_image.jpg");
-    let err =
-        gradcam::gradcam_images(&ck, &[missing.clone()], ClassChoice::Top1, &out).unwrap_err();
+    let err = gradcam::gradcam_images(&ck, std::slice::from_ref(&missing), ClassChoice::Top1, &out)
+        .unwrap_err();
     assert!(matches!(err, GradcamError::Image { .. }), "{err:?}");
     assert!(
         err.to_string().contains("no_such_image.jpg"),

@@ -461,9 +461,7 @@ fn upload_validation_classifies_400_and_422() {
         "{e}"
     );
     // Unparsable number → 400.
-    let bad = text
-        .replacen(",candle,", ",candle,", 1)
-        .replace("0.66", "x.66");
+    let bad = text.replace("0.66", "x.66");
     let e = validate_upload(&cls, Some(&bad), None).unwrap_err();
     assert!(e.is_malformed(), "{e}");
     // Ragged row → 400; wrong schema_version → 422.

@@ -540,6 +540,9 @@ fn report_merges_device_upload_with_desktop_rows() {
     let tmp = tempfile::tempdir().unwrap();
     let run = run_dir(tmp.path());
     let md = render(std::slice::from_ref(&run), Format::Markdown).unwrap();
+    if let Some(out) = std::env::var_os("SCENEBENCH_REPORT_OUT") {
+        std::fs::write(out, &md).unwrap();
+    }
     assert!(md.contains("**Dataset: SYNTHETIC scenes (generated) — not real photographs; 2 classes; test 2000**"), "{md}");
     assert!(md.contains("u1 — iPhone15,2, iOS 18.1, thermal nominal → fair; files: latency_samples.csv; 3 metric rows"), "{md}");
     // Headline with n and interval, desktop and device.

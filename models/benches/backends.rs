@@ -3,8 +3,9 @@
 //!
 //! `cargo bench -p models --bench backends` runs it under criterion (small sample sizes). With
 //! `SCENEBENCH_BENCH_TABLE=<iterations>` it instead measures every case in one process (3 warm-up
-//! runs, then `<iterations>` timed runs each, monotonic clock) and prints the median per case and
-//! its ratio to ONNX Runtime at the same thread count, as a Markdown table.
+//! runs, then `<iterations>` timed runs each, monotonic clock) and prints the median per case, its
+//! ratio to ONNX Runtime at the same thread count, and the largest logit difference from ONNX
+//! Runtime's output on the same input, as a Markdown table.
 //! `SCENEBENCH_BENCH_CONFIGS=vit_micro_patch8_64` restricts the configs.
 //!
 //! Needs the ONNX Runtime library (`scripts/fetch-onnxruntime.sh`).
@@ -99,15 +100,25 @@ fn bench_backends(c: &mut Criterion) {
 }
 
 fn table(iterations: usize) {
-    println!("| config | backend | engine | threads | median ms | p10 ms | p90 ms | × ORT |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| config | backend | engine | threads | median ms | p10 ms | p90 ms | × ORT | max |Δlogit| vs ORT |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for name in configs() {
         let m = model(&name);
         let mut rows = Vec::new();
+        let mut reference: Option<Vec<f32>> = None;
         for threads in THREADS {
             for kind in [BackendKind::Ort, BackendKind::Candle, BackendKind::Tract] {
                 let mut b = prepare(&m, kind, threads);
-                for _ in 0..3 {
+                let logits = b.run(&m.input, 1).expect("first run");
+                let reference = reference.get_or_insert_with(|| logits.clone());
+                let diff = logits
+                    .iter()
+                    .zip(reference.iter())
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                for _ in 0..2 {
                     b.run(&m.input, 1).expect("warm-up");
                 }
                 let mut ms: Vec<f64> = (0..iterations)
@@ -126,17 +137,18 @@ fn table(iterations: usize) {
                     q(0.5),
                     q(0.1),
                     q(0.9),
+                    diff,
                 ));
             }
         }
-        for &(kind, ref engine, threads, med, p10, p90) in &rows {
+        for &(kind, ref engine, threads, med, p10, p90, diff) in &rows {
             let ort = rows
                 .iter()
                 .find(|r| r.0 == BackendKind::Ort && r.2 == threads)
                 .map(|r| r.3)
                 .unwrap_or(f64::NAN);
             println!(
-                "| {name} | {kind} | {engine} | {threads} | {med:.1} | {p10:.1} | {p90:.1} | {:.2} |",
+                "| {name} | {kind} | {engine} | {threads} | {med:.1} | {p10:.1} | {p90:.1} | {:.2} | {diff:.1e} |",
                 med / ort
             );
         }

@@ -101,7 +101,7 @@ fn bench_backends(c: &mut Criterion) {
 
 fn table(iterations: usize) {
     println!(
-        "| config | backend | engine | threads | median ms | p10 ms | p90 ms | × ORT | max |Δlogit| vs ORT |"
+        "| config | backend | engine | threads | median ms | p10 ms | p90 ms | × ORT | max abs Δlogit vs ORT |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for name in configs() {

@@ -13,8 +13,8 @@ use crate::csv_io::{read_metrics, to_csv_string, LATENCY_CSV, METRICS_CSV, PREDI
 use crate::manifest::{Manifest, MANIFEST_JSON};
 use crate::records::MetricRecord;
 use crate::table::{
-    default_summary_columns, format_value, latency_table, pairs_table, summary_table, CiStyle,
-    Table,
+    comparison_table, default_summary_columns, format_value, latency_table, pairs_table,
+    summary_table, CiStyle, MetricColumn, Table,
 };
 use crate::ResultsError;
 
@@ -215,11 +215,20 @@ pub fn render_runs(runs: &[RunData], format: Format, opts: &RenderOptions) -> St
         // Serializing plain records to memory cannot fail.
         return to_csv_string(&metrics).unwrap_or_default();
     }
-    let tables = [
+    let mut tables = vec![
         summary_table(&metrics, &default_summary_columns(), opts.ci_style),
         latency_table(&metrics, opts.ci_style),
         pairs_table(&metrics, opts.ci_style),
     ];
+    if runs.len() > 1 {
+        // Several run directories: top-1 and ECE side by side, one column per run id.
+        for col in [
+            MetricColumn::new("top-1", "top1_acc", &[]),
+            MetricColumn::new("ECE-15", "ece_15", &[("calibrated", "false")]),
+        ] {
+            tables.push(comparison_table(&metrics, &col, opts.ci_style));
+        }
+    }
     let headline = headline_lines(&metrics);
     match format {
         Format::Markdown => markdown(runs, &headline, &tables, opts),

@@ -594,6 +594,11 @@ fn report_merges_device_upload_with_desktop_rows() {
         both.contains("| run | model |")
             && both.contains("**Dataset: sun397; 2 classes; test 2000**")
     );
+    assert!(
+        both.contains("## top-1 (%) by run")
+            && both.contains("| model | backend | device | compute unit | split | r1 | u1 | r2 |"),
+        "{both}"
+    );
     let empty = tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let e = render(std::slice::from_ref(&empty), Format::Markdown).unwrap_err();

@@ -43,7 +43,8 @@ pub enum GradcamError {
     UnknownClass { name: String, valid: Vec<String> },
     #[error("class index {index} is out of range for a model with {num_classes} classes")]
     ClassIndex { index: usize, num_classes: usize },
-    #[error("cannot read image {}: {source}", .path.display())]
+    /// `source` names the file as well (`DataError` messages start with the path).
+    #[error("cannot read image: {source}")]
     Image {
         path: PathBuf,
         #[source]
@@ -507,6 +508,17 @@ pub fn gradcam_images(
     class: ClassChoice,
     out_dir: &Path,
 ) -> Res<Vec<GradcamOutput>> {
+    gradcam_images_on(ck, paths, class, out_dir, &Device::Cpu)
+}
+
+/// [`gradcam_images`] on a given device.
+pub fn gradcam_images_on(
+    ck: &Checkpoint,
+    paths: &[PathBuf],
+    class: ClassChoice,
+    out_dir: &Path,
+    device: &Device,
+) -> Res<Vec<GradcamOutput>> {
     let class_idx = class.resolve(&ck.classes)?;
     let images = paths
         .iter()
@@ -517,9 +529,8 @@ pub fn gradcam_images(
             })
         })
         .collect::<Res<Vec<_>>>()?;
-    let device = Device::Cpu;
-    let model = VisionTransformer::from_checkpoint(ck, &device)?;
-    let cams = gradcam_rgb(&model, &ck.preprocess, &images, class_idx, &device)?;
+    let model = VisionTransformer::from_checkpoint(ck, device)?;
+    let cams = gradcam_rgb(&model, &ck.preprocess, &images, class_idx, device)?;
     std::fs::create_dir_all(out_dir).map_err(|source| GradcamError::Write {
         path: out_dir.to_path_buf(),
         source,

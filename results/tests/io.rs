@@ -479,3 +479,35 @@ fn upload_validation_classifies_400_and_422() {
         "{e}"
     );
 }
+
+mod prop {
+    use proptest::prelude::*;
+    use results::csv_io::{parse_csv_str, to_csv_string, Validation};
+    use results::MetricRecord;
+    use std::path::Path;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Any strings (commas, quotes, newlines, unicode) and any finite floats survive a
+        /// write → read round trip bit for bit.
+        #[test]
+        fn metric_rows_round_trip(
+            run in "\\PC{0,12}", model in "[a-z ,\"\n]{1,10}", params in "[a-z=;,]{0,16}",
+            value in proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL,
+            lo in proptest::option::of(-1e6f64..1e6), n in 0u64..u64::MAX,
+        ) {
+            let m = MetricRecord {
+                schema_version: 1, run_id: run, model, backend: "ort".into(), device: "cpu".into(),
+                compute_unit: String::new(), split: "test".into(), suite: "accuracy".into(),
+                suite_version: 3, metric: "top1_acc".into(), params, value,
+                ci_low: lo, ci_high: lo.map(|x| x + 1.0), ci_method: "wilson".into(), n,
+                unit: "fraction".into(),
+            };
+            let text = to_csv_string(std::slice::from_ref(&m)).unwrap();
+            let back: Vec<MetricRecord> = parse_csv_str(&text, Path::new("m.csv"), &Validation::default()).unwrap();
+            prop_assert_eq!(back.len(), 1);
+            prop_assert_eq!(back[0].value.to_bits(), value.to_bits());
+            prop_assert_eq!(&back[0], &m);
+        }
+    }
+}

@@ -403,16 +403,20 @@ fn demo_images() {
     }
     let dev = Device::Cpu;
     let model = VisionTransformer::from_checkpoint(&ck, &dev).unwrap();
+    // Scene15 test images of the model's classes (all 15 for the random model), 2 per class.
+    let test_dir = data.join("scene15/test");
+    let files_of = |class: &str, n: usize| -> Vec<PathBuf> {
+        let mut f: Vec<_> = std::fs::read_dir(test_dir.join(class))
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        f.sort();
+        f.truncate(n);
+        f
+    };
     let mut tiles = Vec::new();
-    for (i, class) in ["coast", "kitchen", "living_room", "forest"]
-        .iter()
-        .enumerate()
-    {
-        for k in 1..=2 {
-            let p = data.join(format!("scene15/test/{class}/image_{:04}.jpg", k + i));
-            let Ok(img) = models::data::decode_path(&p) else {
-                continue;
-            };
+    for class in ck.classes.iter().take(6) {
+        for p in files_of(class, 2) {
+            let img = models::data::decode_path(&p).unwrap();
             let cams = gradcam::gradcam_rgb(
                 &model,
                 &ck.preprocess,
@@ -440,13 +444,11 @@ fn demo_images() {
     )
     .unwrap();
     gallery::save_png(&g, &out.join("gallery.png")).unwrap();
-    let lr = data.join("scene15/test/living_room");
-    let mut files: Vec<_> = std::fs::read_dir(&lr)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    let images: Vec<RgbImage> = files[..6]
+    let pair = std::env::var("GALLERY_DEMO_PAIR").unwrap_or_else(|_| "living_room:bedroom".into());
+    let (from, to) = pair
+        .split_once(':')
+        .expect("GALLERY_DEMO_PAIR=true:predicted");
+    let images: Vec<RgbImage> = files_of(from, 6)
         .iter()
         .map(|p| models::data::decode_path(p).unwrap())
         .collect();
@@ -455,8 +457,8 @@ fn demo_images() {
         &ck.classes,
         &ck.preprocess,
         &images,
-        "living_room",
-        "bedroom",
+        from,
+        to,
         &GalleryOptions {
             columns: 3,
             tile_size: 160,
@@ -465,5 +467,5 @@ fn demo_images() {
         &dev,
     )
     .unwrap();
-    gallery::save_png(&g, &out.join("confusion_living_room_bedroom.png")).unwrap();
+    gallery::save_png(&g, &out.join(format!("confusion_{from}_{to}.png"))).unwrap();
 }

@@ -1,5 +1,8 @@
 //! scenebench harness library: the pieces of the `scenebench` binary that tests drive directly
-//! (the upload server, device-run ingestion, the end-to-end pipeline).
+//! (the pipeline, the upload server, device-run ingestion).
 
+pub mod artifacts;
 pub mod ingest;
+pub mod pipeline;
+pub mod run;
 pub mod serve;

@@ -24,12 +24,13 @@ use std::fs;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context as _;
-use axum::body::{Bytes, HttpBody};
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -162,6 +163,10 @@ impl IntoResponse for UploadError {
             eprintln!("scenebench serve: storage error: {detail}");
         }
         let mut resp = (self.status(), Json(json!({ "error": self.to_string() }))).into_response();
+        if matches!(self, UploadError::TooLarge { .. }) {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if self.status() == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -205,6 +210,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/health", get(health))
         .fallback(|| async { UploadError::NotFound })
         .method_not_allowed_fallback(|| async { UploadError::MethodNotAllowed })
+        // Uploads read their body with `read_body` (same limit, drains before a 413); the layer
+        // bounds any extractor-based route.
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
@@ -378,14 +385,7 @@ async fn upload(State(state): State<Arc<AppState>>, req: Request) -> Response {
 async fn upload_inner(state: Arc<AppState>, req: Request) -> Result<Response, UploadError> {
     // Authenticate before reading (and buffering) the body.
     check_token(req.headers(), &state.token_digest)?;
-    let limit = state.max_body_bytes;
-    let body = Bytes::from_request(req, &()).await.map_err(|rej| {
-        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            UploadError::TooLarge { limit }
-        } else {
-            UploadError::BadJson(format!("could not read the body: {}", rej.body_text()))
-        }
-    })?;
+    let body = read_body(req.into_body(), state.max_body_bytes).await?;
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
         let v = validate(&body)?;
@@ -393,6 +393,47 @@ async fn upload_inner(state: Arc<AppState>, req: Request) -> Result<Response, Up
     })
     .await
     .map_err(|e| UploadError::Storage(format!("upload task failed: {e}")))?
+}
+
+/// How much of an oversized body is read (and discarded) before answering 413: a client still
+/// sending when the server closes the connection sees a broken pipe instead of the 413, and a
+/// queueing client (the iOS app) would then retry forever. Bodies announced or found to be
+/// larger than this are refused at once.
+pub fn drain_cap(limit: usize) -> u64 {
+    (limit as u64).saturating_mul(2).max(16 << 20)
+}
+
+/// Reads the body, at most `limit` bytes (RFC 9110 §15.5.14: 413 beyond that).
+async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, UploadError> {
+    let too_large = UploadError::TooLarge { limit };
+    let announced = body.size_hint().exact();
+    if announced.is_some_and(|n| n > drain_cap(limit)) {
+        return Err(too_large);
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    let mut total: u64 = 0;
+    loop {
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        let Some(frame) = frame else { break };
+        let frame =
+            frame.map_err(|e| UploadError::BadJson(format!("could not read the body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len() as u64;
+        if total > limit as u64 {
+            buf = Vec::new();
+            if total > drain_cap(limit) {
+                break;
+            }
+        } else {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if total > limit as u64 {
+        return Err(too_large);
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// Checks that an upload id is a safe single path component: 1 to [`MAX_UPLOAD_ID_LEN`]

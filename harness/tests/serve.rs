@@ -523,6 +523,13 @@ fn oversized_body_is_413() {
     let (st, v) = s.upload(&body);
     assert_eq!(st, 413, "{v}");
     assert!(reason(&v).contains("65536"), "{v}");
+    // Far over the limit (12 MiB): the server drains the body so the client still reads the 413
+    // rather than a broken pipe.
+    for _ in 0..3 {
+        let big = vec![b' '; 12 << 20];
+        let (st, v) = s.post(Some(&format!("Bearer {TOKEN}")), &big);
+        assert_eq!(st, 413, "{v}");
+    }
     assert!(s.stored().is_empty());
     // Just under the limit is fine.
     let mut body = minimal();

@@ -65,6 +65,20 @@ impl Recipe {
     }
 }
 
+impl std::str::FromStr for Recipe {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "finetune" => Ok(Recipe::Finetune),
+            "scratch" => Ok(Recipe::Scratch),
+            "pretrain" => Ok(Recipe::Pretrain),
+            other => Err(format!(
+                "unknown recipe {other:?} (expected finetune, scratch or pretrain)"
+            )),
+        }
+    }
+}
+
 /// Hyper-parameters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {

@@ -285,12 +285,25 @@ impl VisionTransformer {
                 self.config.image_size
             );
         }
+        // The patch embedding is a Conv2d with kernel = stride = P. With non-overlapping
+        // windows that convolution is exactly "cut into P×P patches, then one matrix product"
+        // (im2col + GEMM, which is how CPU convolutions are computed anyway), written out here
+        // because candle's conv2d backward also computes the input gradient with a slow
+        // transposed convolution that training never needs.
         let p = self.config.patch_size;
-        let patches = x
-            .conv2d(&self.patch_weight, 0, p, 1, 1)?
-            .broadcast_add(&self.patch_bias.reshape((1, (), 1, 1))?)?; // [N, D, G, G]
+        let g = self.config.grid();
+        let c = self.config.in_chans;
         let d = self.config.embed_dim;
-        let patches = patches.flatten_from(2)?.transpose(1, 2)?; // [N, G*G, D]
+        let patches = x
+            .reshape((n, c, g, p, g, p))?
+            .permute((0, 2, 4, 1, 3, 5))? // [N, G, G, C, P, P]
+            .contiguous()?
+            .reshape((n * g * g, c * p * p))?;
+        let w = self.patch_weight.reshape((d, c * p * p))?;
+        let patches = patches
+            .matmul(&w.t()?)?
+            .broadcast_add(&self.patch_bias)?
+            .reshape((n, g * g, d))?;
         let cls = self.cls_token.broadcast_as((n, 1, d))?;
         Tensor::cat(&[&cls, &patches], 1)?.broadcast_add(&self.pos_embed)
     }

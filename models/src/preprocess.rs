@@ -80,9 +80,15 @@ impl Preprocess {
         let (w, h) = img.dimensions();
         let s = self.resize_shorter as u32;
         let (nw, nh) = if w <= h {
-            (s, ((h as f64) * s as f64 / w as f64).round().max(1.0) as u32)
+            (
+                s,
+                ((h as f64) * s as f64 / w as f64).round().max(1.0) as u32,
+            )
         } else {
-            (((w as f64) * s as f64 / h as f64).round().max(1.0) as u32, s)
+            (
+                ((w as f64) * s as f64 / h as f64).round().max(1.0) as u32,
+                s,
+            )
         };
         let resized = if (nw, nh) == (w, h) {
             img.clone()

@@ -13,10 +13,10 @@ use crate::records::{parse_params, MetricRecord};
 /// How a 95% interval is written in a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CiStyle {
-    /// `85.2 ± 1.3` (half the interval width).
-    #[default]
+    /// `85.2 ± 1.3` (half the interval width; hides the asymmetry of Wilson intervals).
     PlusMinus,
-    /// `85.2 [83.9, 86.5]`.
+    /// `85.2 [83.9, 86.5]` — the default: Wilson and bootstrap intervals are asymmetric.
+    #[default]
     Bracket,
 }
 

@@ -274,6 +274,31 @@ fn swift_upload_is_stored_byte_identical_and_ingested() {
             .iter()
             .any(|m| m.compute_unit == cu && m.suite == "calibration"));
     }
+    // `scenebench report` over the runs directory shows the phone's CoreML rows per compute unit.
+    let report = results::report::render(
+        &[s.dir.path().to_path_buf()],
+        results::report::Format::Markdown,
+    )
+    .unwrap();
+    assert!(
+        report.contains("swift-fixture-run — iPhone15,2, iOS 18.1"),
+        "{report}"
+    );
+    for (cu, p50, load) in [
+        ("all", "20.50", "850.5"),
+        ("cpuAndNeuralEngine", "21.25", "856.5"),
+        ("cpuAndGPU", "22.00", "862.5"),
+        ("cpuOnly", "22.75", "868.5"),
+    ] {
+        let row = report
+            .lines()
+            .find(|l| l.contains(&format!("| coreml | {cu} | iPhone15,2 | coreml iOS 18.1 |")))
+            .unwrap_or_else(|| panic!("no latency row for {cu} in\n{report}"));
+        assert!(
+            row.contains(&format!("| {p50} [")) && row.ends_with(&format!("| {load} |")),
+            "{row}"
+        );
+    }
     // Re-ingesting rewrites the same metrics.
     let before = std::fs::read(run_dir.join("metrics.csv")).unwrap();
     ingest_device_runs(s.dir.path()).unwrap();

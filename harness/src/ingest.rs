@@ -155,3 +155,83 @@ pub fn prediction_metrics(
     }
     Ok((metrics, names))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use results::PredictionContext;
+
+    fn rows(split: &str, cu: &str, n: usize) -> Vec<PredictionRecord> {
+        let classes: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let ctx = PredictionContext {
+            run_id: "r".into(),
+            model: "m".into(),
+            backend: "coreml".into(),
+            device: "iPhone15,2".into(),
+            compute_unit: cu.into(),
+            split: split.into(),
+        };
+        (0..n)
+            .map(|i| {
+                // Rows with i % 3 == 0 put the top logit on the next class (wrong); the rest
+                // on the true class.
+                let top = if i % 3 == 0 { (i + 1) % 3 } else { i % 3 };
+                let mut z = [0.0f32; 3];
+                z[top] = 2.0;
+                PredictionRecord::from_logits(&ctx, &format!("{i}"), &classes[i % 3], &z, &classes)
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn test_split_uses_val_for_temperature_and_val_is_not_reported() {
+        let classes: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let mut recs = rows("val", "all", 9);
+        recs.extend(rows("test", "all", 6));
+        recs.extend(rows("test", "cpuOnly", 6));
+        let cfg = SuiteConfig {
+            bootstrap_resamples: 20,
+            ..SuiteConfig::default()
+        };
+        let (ms, groups) = prediction_metrics(&recs, &classes, &cfg).unwrap();
+        assert_eq!(groups, ["m/coreml/all/test", "m/coreml/cpuOnly/test"]);
+        assert!(ms.iter().all(|m| m.split == "test"));
+        // Only the compute unit with a val split gets a fitted temperature (fit on 9 val rows).
+        let temps: Vec<_> = ms.iter().filter(|m| m.metric == "temperature").collect();
+        assert_eq!(temps.len(), 1);
+        assert_eq!((temps[0].compute_unit.as_str(), temps[0].n), ("all", 9));
+        // Rows 0 and 3 of 6 are wrong.
+        let acc = ms
+            .iter()
+            .find(|m| m.metric == "top1_acc" && m.compute_unit == "cpuOnly" && m.params.is_empty())
+            .unwrap();
+        assert_eq!((acc.value, acc.n), (4.0 / 6.0, 6));
+    }
+
+    #[test]
+    fn a_run_without_test_rows_analyses_its_other_splits() {
+        let classes: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let cfg = SuiteConfig {
+            bootstrap_resamples: 10,
+            ..SuiteConfig::default()
+        };
+        let (ms, groups) = prediction_metrics(&rows("val", "all", 3), &classes, &cfg).unwrap();
+        assert_eq!(groups, ["m/coreml/all/val"]);
+        assert!(ms
+            .iter()
+            .any(|m| m.metric == "top1_acc" && m.split == "val"));
+    }
+
+    #[test]
+    fn missing_device_dir_is_empty_and_hidden_dirs_are_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(ingest_device_runs(d.path()).unwrap().is_empty());
+        std::fs::create_dir_all(d.path().join("device/.tmp-x-123")).unwrap();
+        assert!(ingest_device_runs(d.path()).unwrap().is_empty());
+        // A stored run without a manifest is an error naming the directory.
+        std::fs::create_dir_all(d.path().join("device/broken")).unwrap();
+        let e = format!("{:#}", ingest_device_runs(d.path()).unwrap_err());
+        assert!(e.contains("device/broken"), "{e}");
+    }
+}

@@ -494,6 +494,7 @@ fn onnx_for(ck: &Checkpoint) -> Result<PathBuf> {
         .join(".cache/onnx")
         .join(format!("{}.onnx", &sha[..16]));
     if !path.exists() {
+        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
         models::onnx::write_onnx(ck, &path)?;
     }
     Ok(path)
@@ -501,7 +502,7 @@ fn onnx_for(ck: &Checkpoint) -> Result<PathBuf> {
 
 /// Write the checkpoint (as loaded, with metadata) into a cache file so every backend reads
 /// the same model.
-fn source_for(ck: &Checkpoint) -> Result<ModelSource> {
+fn source_for(ck: &Checkpoint, kinds: &[BackendKind]) -> Result<ModelSource> {
     let bytes = ck.to_bytes()?;
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     let path = pipeline::repo_root()
@@ -518,7 +519,7 @@ fn source_for(ck: &Checkpoint) -> Result<ModelSource> {
 
 fn cmd_predict(a: PredictArgs) -> Result<()> {
     let ck = a.model.load()?;
-    let source = source_for(&ck)?;
+    let source = source_for(&ck, &[a.backend])?;
     let mut b = backend::prepare(
         a.backend,
         &source,
@@ -600,7 +601,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
             ck.classes
         );
     }
-    let source = source_for(&ck)?;
+    let source = source_for(&ck, &[a.backend])?;
     let mut b = backend::prepare(
         a.backend,
         &source,
@@ -702,7 +703,7 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
             Checkpoint::random(cfg, default_classes(10), Preprocess::timm_vit(s), 0)?
         }
     };
-    let source = source_for(&ck)?;
+    let source = source_for(&ck, &a.backends)?;
     let plan = suites::latency::RunPlan::preset(&a.preset)?;
     let run_id = a.name.clone().unwrap_or_else(|| {
         format!(
@@ -774,7 +775,7 @@ fn cmd_export_coreml(
     input: String,
 ) -> Result<()> {
     let ck = model.load()?;
-    let src = source_for(&ck)?;
+    let src = source_for(&ck, &[])?;
     use models::coreml::{ExportOptions, InputKind, Precision, Quantize};
     let opts = ExportOptions {
         precision: match precision.as_str() {

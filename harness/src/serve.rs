@@ -52,6 +52,12 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 pub const DEVICE_DIR: &str = "device";
 /// The files an upload may carry.
 pub const UPLOAD_FILES: &[&str] = &[PREDICTIONS_CSV, LATENCY_CSV];
+/// How long a client may take to send an upload body (a stalled client cannot hold a
+/// connection and its buffer forever).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+/// Temporary upload directories (`<dir>/device/.tmp-*`) older than this are removed at start:
+/// leftovers of a server that died mid-write.
+pub const STALE_TMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Longest accepted upload id.
 pub const MAX_UPLOAD_ID_LEN: usize = 128;
 
@@ -116,6 +122,8 @@ pub enum UploadError {
     WrongToken,
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("the request body did not arrive within {secs} s")]
+    Timeout { secs: u64 },
     /// The body is not JSON, or not an upload object (missing/mistyped fields).
     #[error("malformed upload JSON: {0}")]
     BadJson(String),
@@ -145,6 +153,7 @@ impl UploadError {
         match self {
             UploadError::MissingToken | UploadError::WrongToken => StatusCode::UNAUTHORIZED,
             UploadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UploadError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             UploadError::BadJson(_) | UploadError::BadCsv(_) | UploadError::BadUploadId { .. } => {
                 StatusCode::BAD_REQUEST
             }
@@ -163,7 +172,10 @@ impl IntoResponse for UploadError {
             eprintln!("scenebench serve: storage error: {detail}");
         }
         let mut resp = (self.status(), Json(json!({ "error": self.to_string() }))).into_response();
-        if matches!(self, UploadError::TooLarge { .. }) {
+        if matches!(
+            self,
+            UploadError::TooLarge { .. } | UploadError::Timeout { .. }
+        ) {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
@@ -248,6 +260,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<RunningServer> {
     let state = AppState::new(&cfg)?;
     fs::create_dir_all(&state.device_dir)
         .with_context(|| format!("creating {}", state.device_dir.display()))?;
+    remove_stale_temporaries(&state.device_dir, STALE_TMP_AGE);
     let listener = tokio::net::TcpListener::bind(cfg.bind)
         .await
         .with_context(|| format!("binding {}", cfg.bind))?;
@@ -266,6 +279,34 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<RunningServer> {
         shutdown: Some(tx),
         task,
     })
+}
+
+/// Removes `.tmp-*` directories under `device_dir` last modified more than `age` ago (a
+/// younger one may belong to another server writing into the same directory).
+pub fn remove_stale_temporaries(device_dir: &Path, age: std::time::Duration) -> usize {
+    let Ok(entries) = fs::read_dir(device_dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(".tmp-") {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|el| el > age);
+        if old && fs::remove_dir_all(e.path()).is_ok() {
+            eprintln!(
+                "scenebench serve: removed stale temporary {}",
+                e.path().display()
+            );
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// `scenebench serve`: starts the server and runs until Ctrl-C (SIGINT) or SIGTERM.
@@ -385,7 +426,14 @@ async fn upload(State(state): State<Arc<AppState>>, req: Request) -> Response {
 async fn upload_inner(state: Arc<AppState>, req: Request) -> Result<Response, UploadError> {
     // Authenticate before reading (and buffering) the body.
     check_token(req.headers(), &state.token_digest)?;
-    let body = read_body(req.into_body(), state.max_body_bytes).await?;
+    let body = tokio::time::timeout(
+        BODY_TIMEOUT,
+        read_body(req.into_body(), state.max_body_bytes),
+    )
+    .await
+    .map_err(|_| UploadError::Timeout {
+        secs: BODY_TIMEOUT.as_secs(),
+    })??;
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
         let v = validate(&body)?;
@@ -821,6 +869,24 @@ mod tests {
         ] {
             assert!(check_upload_id(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_by_age() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join(".tmp-a-1")).unwrap();
+        fs::create_dir_all(d.path().join("kept-upload")).unwrap();
+        assert_eq!(
+            remove_stale_temporaries(d.path(), std::time::Duration::from_secs(3600)),
+            0
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(
+            remove_stale_temporaries(d.path(), std::time::Duration::from_millis(1)),
+            1
+        );
+        assert!(!d.path().join(".tmp-a-1").exists());
+        assert!(d.path().join("kept-upload").exists());
     }
 
     #[test]

@@ -82,8 +82,9 @@ pub enum Layout {
 /// How to interpret a file that may lack metadata, and what to adapt it to.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
-    /// Use this configuration instead of the file's (or the inferred one). Its `image_size`
-    /// triggers position-embedding resampling; its `num_classes` a fresh head if it differs.
+    /// Use this configuration instead of the file's (or the inferred one): every tensor is
+    /// checked against it. Its `image_size` triggers position-embedding resampling; its
+    /// `num_classes` is ignored (the head is replaced only through `classes`).
     pub config: Option<VitConfig>,
     /// Resample the position embeddings to this input size.
     pub image_size: Option<usize>,
@@ -469,12 +470,7 @@ impl Checkpoint {
             }
             ck.config.name = over.name.clone();
         }
-        let want_classes = opts.classes.clone().or_else(|| {
-            opts.config
-                .as_ref()
-                .filter(|c| c.num_classes != ck.config.num_classes)
-                .map(|c| default_classes(c.num_classes))
-        });
+        let want_classes = opts.classes.clone();
         if let Some(classes) = want_classes {
             if classes.len() != ck.config.num_classes {
                 ck.replace_head(classes.len(), opts.head_seed)?;

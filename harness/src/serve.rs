@@ -14,6 +14,10 @@
 //!   with different content `409`. Uploads of one id are serialised by a per-id lock, and the
 //!   final `rename` refuses to replace an existing directory, so two servers sharing a directory
 //!   cannot overwrite each other either.
+//! * A body over the limit is read and discarded up to [`drain_cap`] before the `413`, so the
+//!   client reads the answer instead of a broken pipe; a body that has not arrived within
+//!   [`BODY_TIMEOUT`] gets `408`. Leftover temporaries older than [`STALE_TMP_AGE`] are removed
+//!   at start.
 //! * `GET /api/v1/health` — `{"status":"ok","schema_version":1}`, no token needed.
 //!
 //! Status codes follow RFC 9110 (400, 401, 409, 413, 422). Every error body is

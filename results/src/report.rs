@@ -133,7 +133,13 @@ pub fn load_run(dir: &Path) -> Result<RunData, ResultsError> {
             .map_err(|e| ResultsError::io(&dev, e))?
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.is_dir())
+            // `.tmp-*` are uploads being written (or left by a crash), not uploads.
+            .filter(|p| {
+                p.is_dir()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         subdirs.sort();
         for d in subdirs {

@@ -80,8 +80,14 @@ fn resolve_pairs(spec: &PairSpec, classes: &[String]) -> Result<ResolvedPairs, S
     let mut skipped = Vec::new();
     match spec {
         PairSpec::Default => {
+            // Datasets spell multi-word classes `living room` or `living_room`: the default
+            // pairs match either.
+            let find_loose = |name: &str| {
+                let norm = |s: &str| s.replace('_', " ").to_lowercase();
+                classes.iter().position(|c| norm(c) == norm(name))
+            };
             for p in PairSpec::default_pairs() {
-                match (find(&p.a), find(&p.b)) {
+                match (find_loose(&p.a), find_loose(&p.b)) {
                     (Some(a), Some(b)) => out.push((a, b)),
                     _ => skipped.push(p),
                 }

@@ -127,6 +127,12 @@ struct RunArgs {
     /// Low-confidence threshold(s) τ (repeatable). Default 0.40, the app's.
     #[arg(long = "threshold")]
     thresholds: Vec<f64>,
+    /// Pretraining data for the finetune arm when no --weights are given (default: the profile's fractal set).
+    #[arg(long)]
+    pretrain_data: Option<String>,
+    /// Pretraining epochs (default: the profile's).
+    #[arg(long)]
+    pretrain_epochs: Option<usize>,
 }
 
 #[derive(Args)]
@@ -333,6 +339,8 @@ fn dispatch(cli: Cli) -> Result<()> {
                 quiet: a.quiet,
                 pairs: a.pairs,
                 thresholds: a.thresholds,
+                pretrain_data: a.pretrain_data,
+                pretrain_epochs: a.pretrain_epochs,
             })?;
             Ok(())
         }

@@ -35,6 +35,10 @@ pub struct RunOptions {
     pub quiet: bool,
     pub pairs: Vec<String>,
     pub thresholds: Vec<f64>,
+    /// Override the profile's pretraining data spec (e.g. `fractal:classes=100,instances=200`).
+    pub pretrain_data: Option<String>,
+    /// Override the profile's pretraining epochs.
+    pub pretrain_epochs: Option<usize>,
 }
 
 fn say(quiet: bool, msg: impl AsRef<str>) {
@@ -148,6 +152,14 @@ pub fn run(opts: &RunOptions) -> Result<PathBuf> {
     if let Some(e) = opts.epochs {
         profile.finetune.epochs = e;
         profile.scratch.epochs = e;
+    }
+    if let Some((spec, cfg)) = profile.pretrain.as_mut() {
+        if let Some(d) = &opts.pretrain_data {
+            *spec = d.clone();
+        }
+        if let Some(e) = opts.pretrain_epochs {
+            cfg.epochs = e;
+        }
     }
     let threads = opts
         .threads

@@ -3,7 +3,8 @@
 //!
 //! `cargo bench -p models --bench backends` runs it under criterion (small sample sizes). With
 //! `SCENEBENCH_BENCH_TABLE=<iterations>` it instead measures every case in one process (3 warm-up
-//! runs, then `<iterations>` timed runs each, monotonic clock) and prints the median per case, its
+//! runs, then `<iterations>` timed runs each, monotonic clock; the three backends at one thread
+//! count are loaded together and timed in interleaved blocks of 5 runs) and prints the median per case, its
 //! ratio to ONNX Runtime at the same thread count, and the largest logit difference from ONNX
 //! Runtime's output on the same input, as a Markdown table.
 //! `SCENEBENCH_BENCH_CONFIGS=vit_micro_patch8_64` restricts the configs.
@@ -18,6 +19,8 @@ use models::{Checkpoint, Preprocess, VitConfig};
 
 const CONFIGS: [&str; 2] = ["vit_micro_patch8_64", "vit_base_patch16_224"];
 const THREADS: [usize; 2] = [1, 2];
+/// Timed runs per backend before switching to the next one in table mode.
+const BLOCK: usize = 5;
 
 struct Model {
     config: VitConfig,
@@ -109,6 +112,9 @@ fn table(iterations: usize) {
         let mut rows = Vec::new();
         let mut reference: Option<Vec<f32>> = None;
         for threads in THREADS {
+            // The three backends at this thread count, timed in interleaved blocks of BLOCK runs
+            // so that a change in machine load hits all of them alike.
+            let mut cases = Vec::new();
             for kind in [BackendKind::Ort, BackendKind::Candle, BackendKind::Tract] {
                 let mut b = prepare(&m, kind, threads);
                 let logits = b.run(&m.input, 1).expect("first run");
@@ -121,17 +127,22 @@ fn table(iterations: usize) {
                 for _ in 0..2 {
                     b.run(&m.input, 1).expect("warm-up");
                 }
-                let mut ms: Vec<f64> = (0..iterations)
-                    .map(|_| {
+                cases.push((b, diff, Vec::with_capacity(iterations)));
+            }
+            while cases[0].2.len() < iterations {
+                for (b, _, ms) in cases.iter_mut() {
+                    for _ in 0..BLOCK.min(iterations - ms.len()) {
                         let t = Instant::now();
                         std::hint::black_box(b.run(&m.input, 1).expect("run"));
-                        t.elapsed().as_secs_f64() * 1e3
-                    })
-                    .collect();
+                        ms.push(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                }
+            }
+            for (b, diff, mut ms) in cases {
                 ms.sort_by(f64::total_cmp);
                 let q = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
                 rows.push((
-                    kind,
+                    b.info().kind,
                     b.info().engine_version.clone(),
                     threads,
                     q(0.5),

@@ -519,9 +519,15 @@ fn source_for(ck: &Checkpoint, kinds: &[BackendKind]) -> Result<ModelSource> {
     if !path.exists() {
         ck.save(&path)?;
     }
+    // ORT and tract read the ONNX export; candle alone does not need one.
+    let onnx = if kinds.iter().any(|k| *k != BackendKind::Candle) {
+        Some(onnx_for(ck)?)
+    } else {
+        None
+    };
     Ok(ModelSource {
         checkpoint: path,
-        onnx: Some(onnx_for(ck)?),
+        onnx,
     })
 }
 

@@ -473,6 +473,7 @@ pub fn run(opts: &RunOptions) -> Result<PathBuf> {
     results::csv_io::write_csv(&dir.join("latency_samples.csv"), &all_lat)?;
     results::csv_io::write_csv(&dir.join("metrics.csv"), &all_metrics)?;
     crate::artifacts::write_plots(&dir, &all_preds, &all_lat, &classes, &trained)?;
+    crate::artifacts::write_galleries(&dir, &trained, &data.splits.test, &all_preds, opts.quiet)?;
     manifest
         .notes
         .push(format!("wall time {:.0}s", started.elapsed().as_secs_f64()));

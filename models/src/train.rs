@@ -177,6 +177,11 @@ pub trait Progress {
     fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _batches: usize) {}
     fn step(&mut self, _loss: f32) {}
     fn epoch_end(&mut self, _log: &EpochLog) {}
+    /// Asked after each epoch's checkpoint is written: `true` ends training there, as if the
+    /// process had been killed (`resume` continues it).
+    fn should_stop(&mut self) -> bool {
+        false
+    }
 }
 
 impl Progress for () {}
@@ -217,7 +222,8 @@ fn no_decay(name: &str, rank: usize) -> bool {
 }
 
 impl AdamW {
-    fn new(vars: &BTreeMap<String, Var>, cfg: &TrainConfig) -> Res<Self> {
+    /// State for `vars` (named as the checkpoint's tensors) with `cfg`'s betas, eps and decay.
+    pub fn new(vars: &BTreeMap<String, Var>, cfg: &TrainConfig) -> Res<Self> {
         let slots = vars
             .iter()
             .map(|(name, var)| {
@@ -240,7 +246,9 @@ impl AdamW {
         })
     }
 
-    fn apply(
+    /// One update with learning rate `lr`, clipping the global gradient norm to `clip`.
+    /// Returns the global gradient norm before clipping.
+    pub fn apply(
         &mut self,
         grads: &candle_core::backprop::GradStore,
         lr: f64,
@@ -606,6 +614,9 @@ pub fn train(
             .map_err(|e| file_err(&tmp, e))?;
         write_atomic(&files.state(), &with_meta)?;
         let _ = std::fs::remove_file(&tmp);
+        if progress.should_stop() {
+            break;
+        }
     }
     Ok(TrainOutcome {
         best_epoch: meta.best_epoch,

@@ -52,18 +52,33 @@ pub struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
     eps: f64,
+    /// Use candle's fused kernel (inference only: it has no backward).
+    fused: bool,
 }
 
 impl LayerNorm {
     fn new(dim: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
         let weight = vb.get_with_hints(dim, "weight", Init::Const(1.0))?;
         let bias = vb.get_with_hints(dim, "bias", Init::Const(0.0))?;
-        Ok(Self { weight, bias, eps })
+        Ok(Self {
+            weight,
+            bias,
+            eps,
+            fused: false,
+        })
     }
 }
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.fused {
+            return candle_nn::ops::layer_norm(
+                &x.contiguous()?,
+                &self.weight,
+                &self.bias,
+                self.eps as f32,
+            );
+        }
         let mean = x.mean_keepdim(D::Minus1)?;
         let centered = x.broadcast_sub(&mean)?;
         let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
@@ -89,6 +104,7 @@ pub struct Attention {
     proj: Linear,
     num_heads: usize,
     head_dim: usize,
+    fused: bool,
 }
 
 impl Attention {
@@ -99,6 +115,7 @@ impl Attention {
             proj: Linear::new(d, d, vb.pp("proj"))?,
             num_heads: cfg.num_heads,
             head_dim: cfg.head_dim(),
+            fused: false,
         })
     }
 }
@@ -116,7 +133,12 @@ impl Module for Attention {
         let q = (qkv.get(0)?.contiguous()? * scale)?;
         let k = qkv.get(1)?.contiguous()?;
         let v = qkv.get(2)?.contiguous()?;
-        let attn = softmax_last_dim(&q.matmul(&k.t()?)?)?; // [N, H, T, T]
+        let scores = q.matmul(&k.t()?)?; // [N, H, T, T]
+        let attn = if self.fused {
+            candle_nn::ops::softmax_last_dim(&scores)?
+        } else {
+            softmax_last_dim(&scores)?
+        };
         let y = attn.matmul(&v)?; // [N, H, T, dh]
         let y = y.transpose(1, 2)?.contiguous()?.reshape((n, t, d))?;
         self.proj.forward(&y)
@@ -268,6 +290,18 @@ impl VisionTransformer {
             .collect::<Result<std::collections::HashMap<_, _>>>()?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
         Ok(Self::new(&ck.config, vb)?)
+    }
+
+    /// Switch LayerNorm and the attention softmax to candle's fused kernels (same math, fewer
+    /// passes over memory). They have no backward, so this is for inference only: training and
+    /// Grad-CAM keep the written-out ops.
+    pub fn use_inference_kernels(&mut self, on: bool) {
+        for b in &mut self.blocks {
+            b.norm1.fused = on;
+            b.norm2.fused = on;
+            b.attn.fused = on;
+        }
+        self.norm.fused = on;
     }
 
     /// The configuration.

@@ -54,6 +54,16 @@ fn timm_layout_matches_timm_logits() {
 }
 
 #[test]
+fn fused_inference_kernels_match_timm() {
+    let ck = Checkpoint::load_with(&fixture("timm.safetensors"), &opts()).unwrap();
+    let mut model = VisionTransformer::from_checkpoint(&ck, &Device::Cpu).unwrap();
+    model.use_inference_kernels(true);
+    let io = io();
+    let d = max_abs_diff(&model.forward(&io["input"]).unwrap(), &io["logits"]);
+    assert!(d < 1e-4, "max |Δlogit| = {d}");
+}
+
+#[test]
 fn hf_layout_matches_timm_logits() {
     let ck = Checkpoint::load_with(&fixture("hf.safetensors"), &opts()).unwrap();
     assert_eq!(ck.layout, Layout::HuggingFace);

@@ -68,7 +68,8 @@ impl CandleBackend {
     pub fn from_checkpoint(ck: &Checkpoint, opts: &PrepareOptions) -> Result<Self, BackendError> {
         let threads = opts.threads.max(1);
         let device = parse_device(&opts.device)?;
-        let model = VisionTransformer::from_checkpoint(ck, &device)?;
+        let mut model = VisionTransformer::from_checkpoint(ck, &device)?;
+        model.use_inference_kernels(true);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("candle-{i}"))

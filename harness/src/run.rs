@@ -430,8 +430,113 @@ pub fn run(opts: &RunOptions) -> Result<PathBuf> {
         if sets.len() > 1 {
             all_metrics.extend(suites::parity::run(&sets)?.metrics);
         }
+        // The exported CoreML program, checked on Linux against candle on the same images.
+        if profile.coreml_images > 0 {
+            let ctx = PredictionContext {
+                run_id: run_id.clone(),
+                model: name.clone(),
+                backend: String::new(),
+                device: String::new(),
+                compute_unit: String::new(),
+                split: "test".into(),
+            };
+            say(opts.quiet, format!("  CoreML export of {name} (fp32, fp16) and its reference evaluation on {} test images", profile.coreml_images));
+            match pipeline::coreml_reference(
+                path,
+                &ck,
+                &data.splits.test,
+                profile.coreml_images,
+                &models_dir,
+                &ctx,
+            )? {
+                Ok(cm) => {
+                    let ids: std::collections::HashSet<&str> =
+                        cm.iter().map(|r| r.image_id.as_str()).collect();
+                    let candle_subset: Vec<&PredictionRecord> = per_backend
+                        .iter()
+                        .filter(|(k, _)| *k == BackendKind::Candle)
+                        .flat_map(|(_, r)| r.iter())
+                        .filter(|r| r.split == "test" && ids.contains(r.image_id.as_str()))
+                        .collect();
+                    let base =
+                        suites::Predictions::from_records(candle_subset.into_iter(), &classes)?;
+                    for backend in [
+                        format!("{}-fp32", models::coreml::BACKEND),
+                        format!("{}-fp16", models::coreml::BACKEND),
+                    ] {
+                        let set = suites::Predictions::from_records(
+                            cm.iter().filter(|r| r.backend == backend),
+                            &classes,
+                        )?;
+                        all_metrics.extend(suites::parity::run(&[base.clone(), set])?.metrics);
+                    }
+                    all_preds.extend(cm);
+                }
+                Err(why) => {
+                    say(opts.quiet, format!("  CoreML check skipped: {why}"));
+                    manifest
+                        .notes
+                        .push(format!("CoreML reference check skipped: {why}"));
+                }
+            }
+        }
         for (_, recs) in per_backend {
             all_preds.extend(recs);
+        }
+
+        // End to end (JPEG bytes → decode → preprocess → logits) at the largest thread count.
+        if let Some(item) = data.splits.test.items.first() {
+            let img = data.splits.test.load(0)?;
+            let jpeg = match item.path() {
+                Some(p)
+                    if p.extension().is_some_and(|e| {
+                        e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg")
+                    }) =>
+                {
+                    std::fs::read(p)?
+                }
+                _ => {
+                    let mut buf = std::io::Cursor::new(Vec::new());
+                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90)
+                        .encode_image(&img)?;
+                    buf.into_inner()
+                }
+            };
+            let t = *threads.iter().max().unwrap_or(&1);
+            for &kind in &opts.backends {
+                let popts = PrepareOptions {
+                    threads: t,
+                    batch_size: 1,
+                    device: "cpu".into(),
+                };
+                let mut b = backend::prepare(kind, &source, &popts)?;
+                let meta = suites::latency::LatencyMeta {
+                    run_id: run_id.clone(),
+                    model: name.clone(),
+                    backend: kind.as_str().into(),
+                    engine_version: b.info().engine_version.clone(),
+                    device: b.info().device.clone(),
+                    compute_unit: String::new(),
+                    precision: b.info().precision.clone(),
+                    threads: b.info().threads as u32,
+                    batch_size: 1,
+                    mode: "e2e".into(),
+                };
+                say(
+                    opts.quiet,
+                    format!(
+                        "  latency {name} {kind} threads={t} batch=1 end-to-end ({} byte JPEG)",
+                        jpeg.len()
+                    ),
+                );
+                all_lat.extend(pipeline::measure_e2e_latency(
+                    b.as_mut(),
+                    &jpeg,
+                    &ck.preprocess,
+                    &profile.latency,
+                    &meta,
+                )?);
+            }
         }
 
         // Latency: every backend × threads × batch, model-only.

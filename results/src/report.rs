@@ -225,6 +225,7 @@ pub fn render_runs(runs: &[RunData], format: Format, opts: &RenderOptions) -> St
         summary_table(&metrics, &default_summary_columns(), opts.ci_style),
         latency_table(&metrics, opts.ci_style),
         pairs_table(&metrics, opts.ci_style),
+        crate::table::parity_table(&metrics, opts.ci_style),
     ];
     if runs.len() > 1 {
         // Several run directories: top-1 and ECE side by side, one column per run id.

@@ -752,3 +752,62 @@ pub fn comparison_table(metrics: &[MetricRecord], column: &MetricColumn, style: 
         notes: vec![note],
     }
 }
+
+/// Backend parity: per model and pair of backends, max and mean |Δlogit| and top-1 agreement
+/// over the same images (metrics `max_abs_dlogit`, `mean_abs_dlogit`, `top1_agreement`).
+pub fn parity_table(metrics: &[MetricRecord], style: CiStyle) -> Table {
+    let mut keys: Vec<(String, String, String)> = Vec::new();
+    for m in metrics.iter().filter(|m| m.suite == "parity") {
+        let k = (m.run_id.clone(), m.model.clone(), m.backend.clone());
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let find = |k: &(String, String, String), metric: &str| {
+        metrics.iter().find(|m| {
+            m.suite == "parity"
+                && m.metric == metric
+                && (m.run_id.clone(), m.model.clone(), m.backend.clone()) == *k
+        })
+    };
+    let mut rows = Vec::new();
+    for k in &keys {
+        let max = find(k, "max_abs_dlogit");
+        let mean = find(k, "mean_abs_dlogit");
+        let agree = find(k, "top1_agreement");
+        let n = max
+            .or(agree)
+            .map(|m| m.n.to_string())
+            .unwrap_or_else(|| MISSING.into());
+        let sci = |m: Option<&MetricRecord>| {
+            m.map(|m| format!("{:.2e}", m.value))
+                .unwrap_or_else(|| MISSING.into())
+        };
+        let agreement = agree
+            .map(|m| {
+                let pct = |v: f64| format!("{:.1}", 100.0 * v);
+                match (style, m.ci_low, m.ci_high) {
+                    (_, Some(lo), Some(hi)) => {
+                        format!("{} [{}, {}]", pct(m.value), pct(lo), pct(hi))
+                    }
+                    _ => pct(m.value),
+                }
+            })
+            .unwrap_or_else(|| MISSING.into());
+        rows.push(vec![
+            k.1.clone(),
+            k.2.clone(),
+            n,
+            sci(max),
+            sci(mean),
+            agreement,
+        ]);
+    }
+    Table {
+        title: "Backend parity".into(),
+        header: ["model", "backends", "n", "max |Δlogit|", "mean |Δlogit|", "top-1 agreement (%)"].map(String::from).to_vec(),
+        rows,
+        numeric: vec![false, false, true, true, true, true],
+        notes: vec!["Same model and images on each pair of engines; coreml-mil-numpy is a reference evaluation of the exported CoreML program with numpy, not the CoreML runtime.".into()],
+    }
+}

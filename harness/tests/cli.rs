@@ -66,7 +66,9 @@ fn smoke_run_writes_records_reports_and_manifest() {
     }
 
     assert!(run.join("gallery/finetune_predictions.png").is_file());
-    assert!(std::fs::read_to_string(run.join("report.md")).unwrap().contains("gallery/finetune_predictions.png"));
+    assert!(std::fs::read_to_string(run.join("report.md"))
+        .unwrap()
+        .contains("gallery/finetune_predictions.png"));
 
     // The manifest says what ran on what.
     let m = results::manifest::Manifest::read(&run.join("manifest.json")).unwrap();

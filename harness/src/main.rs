@@ -10,7 +10,6 @@ use harness::run::RunOptions;
 use models::backend::{self, BackendKind, ModelSource, PrepareOptions};
 use models::checkpoint::{default_classes, file_sha256, Checkpoint, LoadOptions};
 use models::config::VitConfig;
-use models::data::SplitConfig;
 use models::preprocess::Preprocess;
 use models::train::{Recipe, TrainConfig};
 use results::records::PredictionContext;
@@ -408,14 +407,7 @@ fn dispatch(cli: Cli) -> Result<()> {
 }
 
 fn cmd_train(a: TrainArgs) -> Result<()> {
-    let data = open_data(
-        &a.data,
-        &SplitConfig {
-            val_fraction: a.val_fraction,
-            test_fraction: 0.25,
-            seed: a.seed,
-        },
-    )?;
+    let data = open_data(&a.data, &pipeline::split_config(a.val_fraction, a.seed))?;
     let classes = data.splits.classes().to_vec();
     eprintln!(
         "data: {}{} — train {} / val {} / test {} (test is not used here)",
@@ -600,14 +592,7 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
 
 fn cmd_eval(a: EvalArgs) -> Result<()> {
     let ck = a.model.load()?;
-    let data = open_data(
-        &a.data,
-        &SplitConfig {
-            val_fraction: 0.1,
-            test_fraction: 0.25,
-            seed: a.seed,
-        },
-    )?;
+    let data = open_data(&a.data, &pipeline::split_config(0.1, a.seed))?;
     if data.splits.classes() != ck.classes.as_slice() {
         bail!(
             "the data's classes {:?} differ from the model's {:?}",
@@ -827,14 +812,7 @@ fn cmd_gradcam(a: GradcamArgs) -> Result<()> {
 }
 
 fn cmd_data(a: DataArgs) -> Result<()> {
-    let data = open_data(
-        &a.data,
-        &SplitConfig {
-            val_fraction: a.val_fraction,
-            test_fraction: 0.25,
-            seed: a.seed,
-        },
-    )?;
+    let data = open_data(&a.data, &pipeline::split_config(a.val_fraction, a.seed))?;
     println!(
         "{}{}",
         data.description,
@@ -859,11 +837,7 @@ fn cmd_data(a: DataArgs) -> Result<()> {
     if !data.splits.skipped.is_empty() {
         println!("skipped while indexing: {}", data.splits.skipped.count());
     }
-    let dups = models::data::find_duplicates(&[
-        ("train", &data.splits.train),
-        ("val", &data.splits.val),
-        ("test", &data.splits.test),
-    ]);
+    let dups = pipeline::leaks(&data.splits);
     println!("cross-split exact duplicates: {}", dups.leak_count());
     for d in dups.cross_split.iter().take(50) {
         println!("  {d:?}");

@@ -55,6 +55,25 @@ pub fn open_data(spec: &str, split: &SplitConfig) -> Result<DataBundle> {
     })
 }
 
+/// The split policy every command shares: val carved from train (`val_fraction`, stratified,
+/// seeded); where a source has no test split, 25% held out as test.
+pub fn split_config(val_fraction: f64, seed: u64) -> SplitConfig {
+    SplitConfig {
+        val_fraction,
+        test_fraction: 0.25,
+        seed,
+    }
+}
+
+/// Exact duplicates across train, val and test (content sha256).
+pub fn leaks(splits: &Splits) -> data::DuplicateReport {
+    data::find_duplicates(&[
+        ("train", &splits.train),
+        ("val", &splits.val),
+        ("test", &splits.test),
+    ])
+}
+
 /// A [`BatchSource`] over two loaders (augmented train, eval-transformed val).
 pub struct LoaderBatches {
     pub train: Loader,

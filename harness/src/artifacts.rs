@@ -60,7 +60,7 @@ pub fn write_plots(
         for ext in ["png", "svg"] {
             results::plot::latency_distribution(
                 &plots.join(format!("latency.{ext}")),
-                "latency per iteration (model only)",
+                "latency per iteration (mode: model = tensor → logits, e2e = JPEG bytes → logits)",
                 &groups,
             )?;
         }

@@ -553,6 +553,20 @@ pub fn run(opts: &RunOptions) -> Result<PathBuf> {
             }
         }
     }
+    // McNemar's exact test, finetune vs scratch, on the same test images (candle).
+    let test_of = |model: &str| {
+        suites::Predictions::from_records(
+            all_preds
+                .iter()
+                .filter(|r| r.model == model && r.backend == "candle" && r.split == "test"),
+            &classes,
+        )
+    };
+    if opts.backends.contains(&BackendKind::Candle) {
+        let (a, b) = (test_of("finetune")?, test_of("scratch")?);
+        let m = suites::accuracy::mcnemar(&a, &b)?;
+        all_metrics.push(m.metric(&a.meta));
+    }
     let lat_report = suites::latency::analyze(&all_lat, &suite_cfg)?;
     all_metrics.extend(lat_report.metrics.iter().cloned());
     if let Some(rss) = suites::latency::peak_rss_bytes() {

@@ -474,22 +474,11 @@ impl Profile {
     }
 }
 
-/// Repository root: `SCENEBENCH_ROOT`, else the nearest ancestor of the current directory with
-/// a workspace `Cargo.toml` and a `models/` folder, else the current directory.
+/// Repository root ([`models::repo_root`]), else the current directory.
 pub fn repo_root() -> PathBuf {
-    if let Ok(r) = std::env::var("SCENEBENCH_ROOT") {
-        return PathBuf::from(r);
-    }
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    for dir in cwd.ancestors() {
-        if dir.join("Cargo.toml").is_file()
-            && dir.join("models").is_dir()
-            && dir.join("harness").is_dir()
-        {
-            return dir.to_path_buf();
-        }
-    }
-    cwd
+    models::repo_root()
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// The exported CoreML program on `n` test images, evaluated op by op with coremltools' numpy

@@ -60,26 +60,8 @@ static INIT_LOCK: Mutex<()> = Mutex::new(());
 /// the process, even when what follows (environment, version check) fails.
 static OPENED: OnceLock<PathBuf> = OnceLock::new();
 
-/// The repository root used to find `.cache/onnxruntime`: `SCENEBENCH_ROOT`, else the first
-/// directory at or above the current one that holds `.cache/onnxruntime` or a workspace
-/// `Cargo.toml`.
-pub fn repo_root() -> Option<PathBuf> {
-    if let Some(root) = std::env::var_os("SCENEBENCH_ROOT").filter(|s| !s.is_empty()) {
-        return Some(PathBuf::from(root));
-    }
-    let cwd = std::env::current_dir().ok()?;
-    for dir in cwd.ancestors() {
-        if dir.join(CACHE_DIR).is_dir() {
-            return Some(dir.to_path_buf());
-        }
-        if let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) {
-            if text.lines().any(|l| l.trim() == "[workspace]") {
-                return Some(dir.to_path_buf());
-            }
-        }
-    }
-    None
-}
+/// The repository root used to find `.cache/onnxruntime` (see [`crate::repo_root`]).
+pub use crate::repo_root;
 
 /// Where the library is looked for: `ORT_DYLIB_PATH`, else the repository cache.
 pub fn library_path() -> Result<PathBuf, BackendError> {
